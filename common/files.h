@@ -1,0 +1,16 @@
+// File output that never leaves a half-written result behind.
+#pragma once
+
+#include <string>
+
+namespace bestserve {
+
+// Writes `contents` to `path` via a temporary file in the same directory and an atomic rename,
+// so a reader (or a rerun after kill -9) sees either the old file or the complete new one.
+// Creates missing parent directories. Throws bestserve::Error on failure.
+void WriteFileAtomically(const std::string& path, const std::string& contents);
+
+// Reads a whole file; throws bestserve::Error naming the path when it cannot.
+std::string ReadFile(const std::string& path);
+
+}  // namespace bestserve

@@ -1,0 +1,59 @@
+#include "workloads/poisson.h"
+
+#include <fmt/format.h>
+
+namespace bestserve {
+
+std::unique_ptr<WorkloadGenerator> PoissonWorkload::FromConfig(const ConfigNode& section) {
+  section.CheckKeys({"kind", "rate_rps", "duration_s", "num_requests", "task_mix", "start_s"});
+  PoissonSettings s;
+  s.rate_rps = section.GetPositiveDouble("rate_rps");
+  if (section.Has("duration_s") && section.Has("num_requests")) {
+    section.Fail("expected either 'duration_s' or 'num_requests', not both");
+  }
+  s.duration_s = section.GetPositiveDouble("duration_s", s.duration_s);
+  s.num_requests = section.GetPositiveInt("num_requests", 0);
+  s.start_s = section.GetNonNegativeDouble("start_s", 0.0);
+  s.task_mix = section.MaybeChild("task_mix");
+  return std::make_unique<PoissonWorkload>(std::move(s));
+}
+
+Workload PoissonWorkload::Generate(const WorkloadContext& ctx) const {
+  BS_CHECK(ctx.tasks != nullptr);
+  const TaskMix mix = TaskMix::Parse(settings_.task_mix, *ctx.tasks);
+  Rng arrivals(DeriveSeed(ctx.seed, "arrivals"));
+  Rng task_rng(DeriveSeed(ctx.seed, "tasks"));
+  Rng lengths(DeriveSeed(ctx.seed, "lengths"));
+  Workload workload;
+  if (settings_.num_requests > 0) workload.reserve(static_cast<size_t>(settings_.num_requests));
+  double t = settings_.start_s;
+  const double end_s = settings_.start_s + settings_.duration_s;
+  while (true) {
+    t += arrivals.Exponential(settings_.rate_rps);
+    if (settings_.num_requests > 0) {
+      if (static_cast<int64_t>(workload.size()) >= settings_.num_requests) break;
+    } else if (t >= end_s) {
+      break;
+    }
+    Request r;
+    r.id = static_cast<int64_t>(workload.size());
+    r.arrival_s = t;
+    r.task = mix.Sample(task_rng);
+    const TaskSpec& task = ctx.tasks->task(r.task);
+    r.prompt_tokens = task.prompt_tokens.Sample(lengths);
+    r.output_tokens = task.output_tokens.Sample(lengths);
+    r.nominal_rate_rps = settings_.rate_rps;
+    workload.push_back(r);
+  }
+  return workload;
+}
+
+std::string PoissonWorkload::Describe() const {
+  if (settings_.num_requests > 0) {
+    return fmt::format("poisson(rate {} rps, {} requests)", settings_.rate_rps,
+                       settings_.num_requests);
+  }
+  return fmt::format("poisson(rate {} rps, {} s)", settings_.rate_rps, settings_.duration_s);
+}
+
+}  // namespace bestserve
