@@ -1,0 +1,35 @@
+// bestserve: learned best-effort LLM serving. Parses the command line and dispatches to the
+// subcommand; every subcommand is a thin layer over a library call (see commands.h).
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "apps/bestserve/commands.h"
+#include "common/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"bestserve: simulate, train and evaluate learned routers for multi-model LLM serving"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "bestserve 0.1.0");
+  bestserve::app::AddSimulateCommand(app);
+  bestserve::app::AddEvaluateCommand(app);
+  bestserve::app::AddWorkloadCommand(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const bestserve::ConfigError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 3;
+  } catch (const bestserve::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "internal error: {}\n", e.what());
+    return 4;
+  }
+  return 0;
+}
