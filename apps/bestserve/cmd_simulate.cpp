@@ -1,0 +1,119 @@
+// `bestserve simulate` and `bestserve evaluate`: one router, or every router side by side.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "apps/bestserve/commands.h"
+#include "common/files.h"
+#include "scenario/compare.h"
+
+namespace bestserve::app {
+namespace {
+
+// Flags shared by the simulation subcommands; they mean the same thing everywhere.
+struct ScenarioFlags {
+  std::string config;
+  std::string out;
+  std::optional<uint64_t> seed;
+  std::optional<double> rate_rps;
+  std::optional<double> duration_s;
+
+  void Add(CLI::App* cmd) {
+    cmd->add_option("--config", config, "Scenario YAML (default: the built-in paper 4-GPU setup)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--out", out, "Folder for results (resolved config, per-request log, summary)");
+    cmd->add_option("--seed", seed, "Master seed (overrides `seed`)");
+    cmd->add_option("--rate", rate_rps, "Poisson arrival rate in requests/s (overrides workload.rate_rps)");
+    cmd->add_option("--duration", duration_s, "Poisson workload length in s (overrides workload.duration_s)");
+  }
+  ScenarioOverrides Overrides() const {
+    ScenarioOverrides o;
+    o.seed = seed;
+    o.rate_rps = rate_rps;
+    o.duration_s = duration_s;
+    return o;
+  }
+};
+
+void PrintHeader(const Scenario& s) {
+  fmt::print("bestserve: scenario '{}' from {}\n", s.name, s.source);
+  fmt::print("  profile set '{}' ({}; {}), {} GPU(s), models: {}\n", s.profiles.name, s.profiles.gpu_name,
+             s.profiles.provenance_kind, s.system.num_gpus, fmt::join(s.system.model_names, ", "));
+  fmt::print("  workload: {}, seed {}, deadline {} ms/token ({} reward)\n", s.workload->Describe(), s.seed,
+             s.deadline.ms_per_token, ToString(s.deadline.reward));
+}
+
+}  // namespace
+
+void AddSimulateCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("simulate", "Run one simulation with one router and summarize it");
+  auto flags = std::make_shared<ScenarioFlags>();
+  auto router = std::make_shared<std::string>();
+  flags->Add(cmd);
+  cmd->add_option("--router", *router,
+                  "Router: static:<model>, random, threshold[:r1,r2,..], greedy (overrides `router`)");
+  cmd->callback([flags, router] {
+    ScenarioOverrides overrides = flags->Overrides();
+    if (!router->empty()) overrides.router = *router;
+    const Scenario scenario = LoadScenario(flags->config, overrides);
+    PrintHeader(scenario);
+    // The override already went into the scenario's `router`; an empty spec means "that one".
+    const auto results = CompareRouters(scenario, {std::string()});
+    const RouterResult& r = results.front();
+    const Summary& s = r.summary;
+    fmt::print("  router: {}\n\n", r.described);
+    fmt::print("requests {} (completed {}, rejected {}), simulated {:.1f} s\n", s.num_requests, s.completed,
+               s.rejected, s.counters.end_s - s.counters.start_s);
+    fmt::print("mean reward {:.4f} of peak, deadline misses {:.2f}%, hardware utility {:.4f} per GPU\n",
+               s.mean_reward_fraction, 100.0 * s.deadline_miss_rate, s.hardware_utility);
+    fmt::print("latency p50 {:.3f} s, p90 {:.3f} s, p99 {:.3f} s; throughput {:.2f} rps\n", s.latency_p50_s,
+               s.latency_p90_s, s.latency_p99_s, s.throughput_rps);
+    std::vector<std::string> mix;
+    for (size_t m = 0; m < s.model_names.size(); ++m) {
+      mix.push_back(fmt::format("{} {:.1f}%", s.model_names[m],
+                                100.0 * static_cast<double>(s.selections[m]) / std::max<int64_t>(s.num_requests, 1)));
+    }
+    fmt::print("selection: {}\n", fmt::join(mix, ", "));
+    std::vector<std::string> counts;
+    for (size_t i = 0; i < s.thresholds.size(); ++i) {
+      counts.push_back(fmt::format("{}{:.2f}: {}", s.thresholds[i] >= 1.0 ? "=" : ">=", s.thresholds[i],
+                                   s.threshold_counts[i]));
+    }
+    fmt::print("windows ({} of {} requests): {}\n", s.window_averages.size(), scenario.metrics.window,
+               fmt::join(counts, ", "));
+    if (!flags->out.empty()) {
+      WriteRunFolder(flags->out, scenario, r);
+      fmt::print("results written to {}\n", flags->out);
+    }
+  });
+}
+
+void AddEvaluateCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "evaluate", "Run every router on the identical workload and print a Table-2-style comparison");
+  auto flags = std::make_shared<ScenarioFlags>();
+  auto routers = std::make_shared<std::vector<std::string>>();
+  flags->Add(cmd);
+  cmd->add_option("--routers", *routers, "Routers to compare (default: every built-in router)")
+      ->delimiter(',');
+  cmd->callback([flags, routers] {
+    const Scenario scenario = LoadScenario(flags->config, flags->Overrides());
+    PrintHeader(scenario);
+    const auto results = CompareRouters(scenario, *routers);
+    const std::string table = FormatComparisonMarkdown(scenario, results);
+    fmt::print("\n{}", table);
+    if (!flags->out.empty()) {
+      namespace fs = std::filesystem;
+      for (const auto& r : results) {
+        std::string folder = r.spec;
+        for (char& c : folder) c = (c == ':' || c == '/' || c == ',') ? '_' : c;
+        WriteRunFolder((fs::path(flags->out) / folder).string(), scenario, r);
+      }
+      WriteFileAtomically((fs::path(flags->out) / "comparison.md").string(), table);
+      WriteFileAtomically((fs::path(flags->out) / "comparison.csv").string(), FormatComparisonCsv(results));
+      fmt::print("\nResults written to {}\n", flags->out);
+    }
+  });
+}
+
+}  // namespace bestserve::app

@@ -1,0 +1,115 @@
+#include "routers/builtin.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace bestserve {
+
+RandomRouter::RandomRouter(std::vector<double> weights, uint64_t seed) : seed_(seed), rng_(seed) {
+  const double total = std::accumulate(weights.begin(), weights.end(), 0.0);
+  BS_CHECK(total > 0.0);
+  double running = 0.0;
+  for (double w : weights) {
+    running += w;
+    cumulative_.push_back(running / total);
+  }
+}
+
+ModelId RandomRouter::DoRoute(const RouterView&) {
+  const double u = rng_.Uniform01();
+  for (size_t m = 0; m < cumulative_.size(); ++m) {
+    if (u < cumulative_[m]) return static_cast<ModelId>(m);
+  }
+  return static_cast<ModelId>(cumulative_.size() - 1);
+}
+
+ThresholdRouter::ThresholdRouter(std::vector<ModelId> models_by_quality,
+                                 std::vector<double> thresholds_rps)
+    : models_by_quality_(std::move(models_by_quality)), thresholds_rps_(std::move(thresholds_rps)) {
+  BS_CHECK(thresholds_rps_.size() + 1 == models_by_quality_.size());
+}
+
+std::string ThresholdRouter::Describe() const {
+  return fmt::format("threshold({})", fmt::join(thresholds_rps_, ","));
+}
+
+ModelId ThresholdRouter::DoRoute(const RouterView& view) {
+  size_t step = 0;
+  while (step < thresholds_rps_.size() && view.arrival_rate_rps >= thresholds_rps_[step]) ++step;
+  return models_by_quality_[step];
+}
+
+GreedyRouter::GreedyRouter(const ServingSystem& system, const TaskTable& tasks,
+                           std::vector<std::vector<double>> quality, double slack)
+    : system_(&system), slack_(slack) {
+  for (TaskId t = 0; t < tasks.num_tasks(); ++t) {
+    mean_output_tokens_.push_back(tasks.task(t).output_tokens.Mean());
+    std::vector<ModelId> order(system.model_names.size());
+    std::iota(order.begin(), order.end(), 0);
+    const auto& q = quality[static_cast<size_t>(t)];
+    // Best quality first; equal quality: the later (larger) model in action order first.
+    std::stable_sort(order.begin(), order.end(), [&](ModelId a, ModelId b) {
+      const double qa = q[static_cast<size_t>(a)];
+      const double qb = q[static_cast<size_t>(b)];
+      return qa != qb ? qa > qb : a > b;
+    });
+    preference_.push_back(order);
+  }
+}
+
+std::string GreedyRouter::Describe() const { return fmt::format("greedy(slack={})", slack_); }
+
+double GreedyRouter::PredictLatency(const RouterView& view, ModelId model) const {
+  const ModelLoad& load = view.models[static_cast<size_t>(model)];
+  if (load.num_replicas == 0) return std::numeric_limits<double>::infinity();
+  // The replica the smallest-batch balancer would pick.
+  int32_t best = -1;
+  int64_t best_in_flight = 0;
+  for (size_t r = 0; r < view.replicas.size(); ++r) {
+    const ReplicaLoad& replica = view.replicas[r];
+    if (replica.model != model) continue;
+    const int64_t in_flight = replica.running + replica.waiting;
+    if (best < 0 || in_flight < best_in_flight) {
+      best = static_cast<int32_t>(r);
+      best_in_flight = in_flight;
+    }
+  }
+  const ReplicaLoad& replica = view.replicas[static_cast<size_t>(best)];
+  // Under shared queueing the queue is the model's; assume it drains evenly over the replicas.
+  const double queued = system_->queueing == Queueing::kShared
+                            ? static_cast<double>(load.waiting) / load.num_replicas
+                            : static_cast<double>(replica.waiting);
+  const double output_tokens = view.oracle_output_tokens > 0
+                                   ? view.oracle_output_tokens
+                                   : mean_output_tokens_[static_cast<size_t>(view.task)];
+  const auto& profile = *system_->model_profiles[static_cast<size_t>(model)];
+  const int32_t batch = static_cast<int32_t>(std::min<double>(
+      replica.running + queued + 1.0, static_cast<double>(replica.max_batch_size)));
+  const double context = view.prompt_tokens + 0.5 * output_tokens;
+  const double clamped_context =
+      std::min(context, static_cast<double>(profile.model().max_context_tokens));
+  const double prefill = profile.PrefillSeconds(std::max<int32_t>(view.prompt_tokens, 1));
+  const double step = profile.DecodeStepSeconds(std::max(batch, 1), clamped_context);
+  return (queued + 1.0) * prefill + std::max(output_tokens - 1.0, 0.0) * step;
+}
+
+ModelId GreedyRouter::DoRoute(const RouterView& view) {
+  const auto& order = preference_[static_cast<size_t>(view.task)];
+  ModelId fastest = order.front();
+  double fastest_latency = std::numeric_limits<double>::infinity();
+  for (ModelId model : order) {
+    const double latency = PredictLatency(view, model);
+    if (latency <= slack_ * view.deadline_s) return model;
+    if (latency < fastest_latency) {
+      fastest = model;
+      fastest_latency = latency;
+    }
+  }
+  return fastest;
+}
+
+}  // namespace bestserve

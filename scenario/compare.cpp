@@ -1,0 +1,95 @@
+#include "scenario/compare.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "common/files.h"
+
+namespace bestserve {
+
+std::vector<RouterResult> CompareRouters(const Scenario& scenario, std::vector<std::string> specs) {
+  if (specs.empty()) specs = BuiltinRouterSpecs(scenario.system);
+  // Build every router first so that a bad spec fails before any simulation runs.
+  std::vector<std::unique_ptr<RoutingPolicy>> routers;
+  for (const auto& spec : specs) routers.push_back(MakeScenarioRouter(scenario, spec));
+  const Workload workload = MakeScenarioWorkload(scenario);
+  std::vector<RouterResult> results;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    auto sim = RunSimulation(scenario, workload, *routers[i]);
+    RouterResult result;
+    result.spec = specs[i];
+    result.described = routers[i]->Describe();
+    result.summary = Summarize(*sim, scenario.tasks, scenario.metrics);
+    result.request_log = FormatRequestLog(*sim, scenario.tasks);
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+std::string FormatComparisonMarkdown(const Scenario& scenario, const std::vector<RouterResult>& results) {
+  if (results.empty()) return "";
+  const Summary& first = results.front().summary;
+  std::string out = fmt::format(
+      "Scenario '{}': {} on {} GPU(s), {} requests, seed {}, window {} requests\n\n", scenario.name,
+      scenario.workload->Describe(), scenario.system.num_gpus, first.num_requests, scenario.seed,
+      scenario.metrics.window);
+  out += "| router | mean reward (frac. of peak) | deadline miss | p99 latency (s) |";
+  for (size_t i = 0; i < first.thresholds.size(); ++i) {
+    out += first.thresholds[i] >= 1.0 ? fmt::format(" = {:.2f} |", first.thresholds[i])
+                                      : fmt::format(" >= {:.2f} |", first.thresholds[i]);
+  }
+  out += " selection (";
+  out += fmt::format("{}", fmt::join(first.model_names, " / "));
+  out += ") |\n|---|---:|---:|---:|";
+  for (size_t i = 0; i < first.thresholds.size(); ++i) out += "---:|";
+  out += "---|\n";
+  for (const auto& r : results) {
+    const Summary& s = r.summary;
+    out += fmt::format("| {} | {:.4f} | {:.1f}% | {:.3f} |", r.spec, s.mean_reward_fraction,
+                       100.0 * s.deadline_miss_rate, s.latency_p99_s);
+    for (int64_t c : s.threshold_counts) out += fmt::format(" {} |", c);
+    std::vector<std::string> mix;
+    for (int64_t c : s.selections) {
+      mix.push_back(fmt::format("{:.0f}%", s.num_requests > 0 ? 100.0 * static_cast<double>(c) /
+                                                                    static_cast<double>(s.num_requests)
+                                                              : 0.0));
+    }
+    out += fmt::format(" {} |\n", fmt::join(mix, " / "));
+  }
+  out += fmt::format("\nWindows: {} sliding windows of {} requests; columns count windows whose "
+                     "average reward (fraction of peak) meets the threshold (Tables 2-4 of the paper).\n",
+                     first.window_averages.size(), scenario.metrics.window);
+  return out;
+}
+
+std::string FormatComparisonCsv(const std::vector<RouterResult>& results) {
+  if (results.empty()) return "";
+  const Summary& first = results.front().summary;
+  std::string out = "router,mean_reward_fraction,deadline_miss_rate,latency_p50_s,latency_p99_s,"
+                    "throughput_rps,hardware_utility,num_windows";
+  for (double t : first.thresholds) out += fmt::format(",windows_{}_{:.2f}", t >= 1.0 ? "eq" : "ge", t);
+  for (const auto& m : first.model_names) out += fmt::format(",selected_{}", m);
+  out += '\n';
+  for (const auto& r : results) {
+    const Summary& s = r.summary;
+    out += fmt::format("{},{},{},{},{},{},{},{}", r.spec, s.mean_reward_fraction, s.deadline_miss_rate,
+                       s.latency_p50_s, s.latency_p99_s, s.throughput_rps, s.hardware_utility,
+                       s.window_averages.size());
+    for (int64_t c : s.threshold_counts) out += fmt::format(",{}", c);
+    for (int64_t c : s.selections) out += fmt::format(",{}", c);
+    out += '\n';
+  }
+  return out;
+}
+
+void WriteRunFolder(const std::string& dir, const Scenario& scenario, const RouterResult& result) {
+  namespace fs = std::filesystem;
+  const fs::path base(dir);
+  WriteFileAtomically((base / "config.yaml").string(), ResolvedConfigYaml(scenario));
+  WriteFileAtomically((base / "requests.csv").string(), result.request_log);
+  WriteFileAtomically((base / "windows.csv").string(), FormatWindows(result.summary));
+  WriteFileAtomically((base / "summary.json").string(), FormatSummaryJson(result.summary));
+}
+
+}  // namespace bestserve

@@ -1,0 +1,33 @@
+// Comparing routers on one scenario: every router sees the identical request sequence (common
+// random numbers), so differences come from the routing alone.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "scenario/scenario.h"
+#include "sim/metrics.h"
+
+namespace bestserve {
+
+struct RouterResult {
+  std::string spec;       // as given ("static:opt-6.7b", "greedy", ...)
+  std::string described;  // the router's own description, with its settings
+  Summary summary;
+  std::string request_log;  // per-request CSV
+};
+
+// Runs each router spec over the scenario's workload. Specs empty: every built-in router.
+std::vector<RouterResult> CompareRouters(const Scenario& scenario, std::vector<std::string> specs);
+
+// A Table-2-style Markdown table: windows meeting each threshold, plus mean reward, miss rate,
+// p99 latency and the selection mix, one row per router.
+std::string FormatComparisonMarkdown(const Scenario& scenario, const std::vector<RouterResult>& results);
+// The same as CSV, one row per router.
+std::string FormatComparisonCsv(const std::vector<RouterResult>& results);
+
+// Writes a run folder: config.yaml (resolved), requests.csv, windows.csv, summary.json. Every
+// file is written atomically; nothing is written if `results` is empty.
+void WriteRunFolder(const std::string& dir, const Scenario& scenario, const RouterResult& result);
+
+}  // namespace bestserve

@@ -1,0 +1,260 @@
+#include "scenario/scenario.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "workloads/registry.h"
+
+#ifndef BESTSERVE_SOURCE_DIR
+#define BESTSERVE_SOURCE_DIR "."
+#endif
+
+namespace bestserve {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kDefaultScenario = "experiments/scenarios/paper_4gpu.yaml";
+constexpr const char* kDefaultTasks = "profiles/tasks/opt_zero_shot.yaml";
+
+std::string Num(double value) { return fmt::format("{}", value); }
+
+// A path as written in the resolved config: relative to the data folder when inside it.
+std::string PortablePath(const fs::path& resolved) {
+  std::error_code ec;
+  const fs::path canonical = fs::weakly_canonical(resolved, ec);
+  const fs::path data = fs::weakly_canonical(DataDir(), ec);
+  const fs::path relative = canonical.lexically_relative(data);
+  if (!relative.empty() && *relative.begin() != "..") return relative.generic_string();
+  return canonical.generic_string();
+}
+
+fs::path ResolvePath(const ConfigNode& node, const std::string& config_dir) {
+  const fs::path value(node.AsString());
+  if (value.is_absolute()) {
+    if (!fs::exists(value)) node.Fail(fmt::format("file '{}' does not exist", value.string()));
+    return value;
+  }
+  if (!config_dir.empty() && fs::exists(fs::path(config_dir) / value)) return fs::path(config_dir) / value;
+  const fs::path in_data = fs::path(DataDir()) / value;
+  if (fs::exists(in_data)) return in_data;
+  node.Fail(fmt::format("file '{}' not found next to the config ({}) nor in the data folder ({})",
+                        value.string(), config_dir.empty() ? "-" : config_dir, DataDir()));
+}
+
+fs::path ResolveProfile(const ConfigNode& node, const std::string& config_dir) {
+  const std::string value = node.AsString();
+  if (value.find('/') == std::string::npos && value.find(".yaml") == std::string::npos) {
+    const fs::path named = fs::path(DataDir()) / "profiles" / value / "profile.yaml";
+    if (fs::exists(named)) return named;
+    std::vector<std::string> sets;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(fs::path(DataDir()) / "profiles", ec)) {
+      if (fs::exists(entry.path() / "profile.yaml")) sets.push_back(entry.path().filename().string());
+    }
+    std::sort(sets.begin(), sets.end());
+    node.Fail(fmt::format("unknown profile set '{}'; sets in {}/profiles: {}", value, DataDir(),
+                          fmt::join(sets, ", ")));
+  }
+  return ResolvePath(node, config_dir);
+}
+
+void SetDefault(YAML::Node map, const char* key, const std::string& value) {
+  if (!map[key] || map[key].IsNull()) map[key] = value;
+}
+
+// Writes every default of the sections this library owns into `root`, so that the resolved
+// config says everything. Called after the sections parsed cleanly (so types are right).
+void FillDefaults(YAML::Node root, const Scenario& s) {
+  YAML::Node cluster = root["cluster"];
+  SetDefault(cluster, "interference_factor", Num(s.system.interference_factor));
+  SetDefault(cluster, "load_balancer", ToString(s.system.load_balancer));
+  SetDefault(cluster, "queueing", ToString(s.system.queueing));
+  SetDefault(cluster, "max_prefill_tokens", Num(static_cast<double>(s.system.max_prefill_tokens)));
+  YAML::Node deadline = root["deadline"];
+  SetDefault(deadline, "ms_per_token", Num(s.deadline.ms_per_token));
+  SetDefault(deadline, "base_ms", Num(s.deadline.base_ms));
+  SetDefault(deadline, "reward", ToString(s.deadline.reward));
+  YAML::Node soft = deadline["soft"];
+  SetDefault(soft, "shape", ToString(s.deadline.soft_shape));
+  SetDefault(soft, "penalty_per_ms", Num(s.deadline.penalty_per_ms));
+  SetDefault(soft, "cutoff_fraction", Num(s.deadline.cutoff_fraction));
+  SetDefault(soft, "half_life_ms", Num(s.deadline.half_life_ms));
+  YAML::Node metrics = root["metrics"];
+  SetDefault(metrics, "window", Num(s.metrics.window));
+  SetDefault(metrics, "selection_bin_requests", Num(s.metrics.selection_bin_requests));
+  if (!root["models"] || root["models"].IsNull()) {
+    YAML::Node models(YAML::NodeType::Sequence);
+    for (const auto& m : s.system.model_names) models.push_back(m);
+    root["models"] = models;
+  }
+  if (!root["rate_estimator"] || root["rate_estimator"].IsNull()) {
+    YAML::Node estimator;
+    estimator["kind"] = "last_k";
+    estimator["k"] = "5";
+    root["rate_estimator"] = estimator;
+  }
+  SetDefault(root, "router", "greedy");
+  SetDefault(root, "oracle_view", s.oracle_view ? "true" : "false");
+}
+
+}  // namespace
+
+std::string DataDir() {
+  if (const char* env = std::getenv("BESTSERVE_DATA_DIR"); env != nullptr && *env != '\0') return env;
+  return BESTSERVE_SOURCE_DIR;
+}
+
+Scenario LoadScenario(const std::string& path, const ScenarioOverrides& overrides) {
+  const std::string file = path.empty() ? (fs::path(DataDir()) / kDefaultScenario).string() : path;
+  const ConfigNode loaded = ConfigNode::LoadFile(file);
+  loaded.CheckKeys({"name", "seed", "tasks", "profile", "models", "cluster", "deadline", "workload",
+                    "router", "rate_estimator", "metrics", "oracle_view", "notes"});
+  const std::string config_dir = fs::path(file).parent_path().string();
+
+  // Overrides edit the loaded tree in place: untouched nodes keep their line:column marks for
+  // error messages; an overridden value has no mark, and its messages name the key path.
+  YAML::Node tree = loaded.yaml();
+  if (overrides.seed) tree["seed"] = fmt::format("{}", *overrides.seed);
+  if (overrides.router) tree["router"] = *overrides.router;
+  if (overrides.rate_rps || overrides.duration_s) {
+    const ConfigNode workload = loaded.Child("workload");
+    const std::string kind = workload.GetString("kind");
+    if (kind != "poisson") {
+      workload.Child("kind").Fail(fmt::format(
+          "--rate and --duration apply to poisson workloads; this workload is '{}'", kind));
+    }
+    if (overrides.rate_rps) {
+      if (!(*overrides.rate_rps > 0.0)) {
+        ThrowConfigError("--rate: expected a rate > 0 requests/s, got {}", *overrides.rate_rps);
+      }
+      tree["workload"]["rate_rps"] = Num(*overrides.rate_rps);
+    }
+    if (overrides.duration_s) {
+      if (!(*overrides.duration_s > 0.0)) {
+        ThrowConfigError("--duration: expected a duration > 0 s, got {}", *overrides.duration_s);
+      }
+      tree["workload"]["duration_s"] = Num(*overrides.duration_s);
+      tree["workload"].remove("num_requests");
+    }
+  }
+  const ConfigNode& root = loaded;
+
+  Scenario s;
+  s.source = path.empty() ? fmt::format("<built-in {}>", kDefaultScenario) : path;
+  s.name = root.GetString("name", fs::path(file).stem().string());
+  {
+    const int64_t seed = root.GetInt("seed", 1);
+    if (seed < 0) root.Child("seed").Fail(fmt::format("expected a seed >= 0, got {}", seed));
+    s.seed = static_cast<uint64_t>(seed);
+  }
+  fs::path tasks_path;
+  if (root.Has("tasks")) {
+    tasks_path = ResolvePath(root.Child("tasks"), config_dir);
+  } else {
+    tasks_path = fs::path(DataDir()) / kDefaultTasks;
+  }
+  s.tasks = TaskTable::LoadFile(tasks_path.string());
+  fs::path profile_path;
+  if (root.Has("profile")) {
+    profile_path = ResolveProfile(root.Child("profile"), config_dir);
+  } else {
+    profile_path = fs::path(DataDir()) / "profiles/paper/profile.yaml";
+  }
+  s.profiles = ProfileSet::LoadFile(profile_path.string());
+
+  std::vector<std::string> model_order;
+  if (auto models = root.MaybeChild("models")) {
+    models->ExpectSequence("model names");
+    for (size_t i = 0; i < models->size(); ++i) {
+      const ConfigNode m = models->Element(i);
+      try {
+        s.profiles.Find(m.AsString());
+      } catch (const ConfigError& e) {
+        m.Fail(e.what());
+      }
+      model_order.push_back(m.AsString());
+    }
+  }
+  s.system = ParseServingSystem(root.Child("cluster"), s.profiles, model_order);
+  for (TaskId t = 0; t < s.tasks.num_tasks(); ++t) {
+    std::vector<double> row;
+    for (const auto& model : s.system.model_names) {
+      try {
+        row.push_back(s.tasks.QualityFor(t, model));
+      } catch (const ConfigError& e) {
+        (root.Has("tasks") ? root.Child("tasks") : root).Fail(e.what());
+      }
+    }
+    s.quality.push_back(row);
+  }
+  if (auto deadline = root.MaybeChild("deadline")) s.deadline = DeadlineSpec::Parse(*deadline);
+  if (auto metrics = root.MaybeChild("metrics")) {
+    metrics->CheckKeys({"window", "selection_bin_requests"});
+    s.metrics.window = static_cast<int32_t>(metrics->GetPositiveInt("window", 20));
+    s.metrics.selection_bin_requests =
+        static_cast<int32_t>(metrics->GetPositiveInt("selection_bin_requests", 500));
+  }
+  s.oracle_view = root.GetBool("oracle_view", false);
+  s.workload = MakeWorkloadGenerator(root.Child("workload"), config_dir);
+  s.rate_estimator = MakeRateEstimator(root.MaybeChild("rate_estimator"));
+  s.router = root.MaybeChild("router");
+  // Build the router once now, so a bad router fails before anything runs.
+  MakeScenarioRouter(s);
+
+  YAML::Node resolved = YAML::Clone(root.yaml());
+  resolved["name"] = s.name;
+  resolved["seed"] = fmt::format("{}", s.seed);
+  resolved["tasks"] = PortablePath(tasks_path);
+  resolved["profile"] = PortablePath(profile_path);
+  if (resolved["workload"]["kind"].as<std::string>() == "csv") {
+    resolved["workload"]["path"] = PortablePath(ResolvePath(root.Child("workload").Child("path"), config_dir));
+  }
+  if (!resolved["deadline"]) resolved["deadline"] = YAML::Node(YAML::NodeType::Map);
+  if (!resolved["metrics"]) resolved["metrics"] = YAML::Node(YAML::NodeType::Map);
+  FillDefaults(resolved, s);
+  s.resolved = resolved;
+  return s;
+}
+
+std::string ResolvedConfigYaml(const Scenario& scenario) {
+  YAML::Emitter out;
+  out << scenario.resolved;
+  return std::string(out.c_str()) + "\n";
+}
+
+Workload MakeScenarioWorkload(const Scenario& scenario) {
+  Workload workload = scenario.workload->Generate(WorkloadContext{&scenario.tasks, scenario.seed});
+  scenario.deadline.ApplyTo(workload, scenario.tasks);
+  return workload;
+}
+
+RouterContext MakeRouterContext(const Scenario& scenario) {
+  return RouterContext{&scenario.system, &scenario.tasks, scenario.quality, scenario.seed};
+}
+
+std::unique_ptr<RoutingPolicy> MakeScenarioRouter(const Scenario& scenario, const std::string& spec) {
+  const RouterContext ctx = MakeRouterContext(scenario);
+  if (!spec.empty()) return MakeRouter(spec, ctx);
+  if (scenario.router) return MakeRouter(*scenario.router, ctx);
+  return MakeRouter(std::string("greedy"), ctx);
+}
+
+std::unique_ptr<Simulator> MakeSimulator(const Scenario& scenario) {
+  return std::make_unique<Simulator>(scenario.system, scenario.quality, scenario.deadline,
+                                     scenario.rate_estimator->Clone(), scenario.oracle_view,
+                                     scenario.seed);
+}
+
+std::unique_ptr<Simulator> RunSimulation(const Scenario& scenario, Workload workload,
+                                         RoutingPolicy& router) {
+  auto sim = MakeSimulator(scenario);
+  sim->Reset(std::move(workload));
+  router.Reset(static_cast<int32_t>(scenario.system.model_names.size()));
+  while (sim->AdvanceToNextArrival()) sim->Dispatch(router.Route(sim->view()));
+  sim->Drain();
+  return sim;
+}
+
+}  // namespace bestserve

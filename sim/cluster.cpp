@@ -1,0 +1,177 @@
+#include "sim/cluster.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace bestserve {
+
+const char* ToString(LoadBalancer lb) {
+  switch (lb) {
+    case LoadBalancer::kSmallestBatch: return "smallest_batch";
+    case LoadBalancer::kLeastQueue: return "least_queue";
+    case LoadBalancer::kPowerOfTwo: return "power_of_two";
+  }
+  return "?";
+}
+
+const char* ToString(Queueing q) {
+  return q == Queueing::kShared ? "shared" : "per_replica";
+}
+
+std::vector<int32_t> ServingSystem::ReplicasOf(ModelId model) const {
+  std::vector<int32_t> replicas;
+  for (size_t i = 0; i < instances.size(); ++i) {
+    if (instances[i].model == model) replicas.push_back(static_cast<int32_t>(i));
+  }
+  return replicas;
+}
+
+ModelId ServingSystem::FindModel(const std::string& name) const {
+  for (size_t m = 0; m < model_names.size(); ++m) {
+    if (model_names[m] == name) return static_cast<ModelId>(m);
+  }
+  return -1;
+}
+
+ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& profiles,
+                                 const std::vector<std::string>& model_order) {
+  section.CheckKeys({"gpu_groups", "interference_factor", "load_balancer", "queueing",
+                     "max_prefill_tokens"});
+  ServingSystem system;
+  system.gpu_memory_bytes = profiles.gpu_memory_bytes;
+  system.interference_factor = section.GetNonNegativeDouble("interference_factor", 0.0);
+  system.max_prefill_tokens = section.GetPositiveInt("max_prefill_tokens", 4096);
+
+  const std::string lb = section.GetString("load_balancer", "smallest_batch");
+  if (lb == "smallest_batch") {
+    system.load_balancer = LoadBalancer::kSmallestBatch;
+  } else if (lb == "least_queue") {
+    system.load_balancer = LoadBalancer::kLeastQueue;
+  } else if (lb == "power_of_two") {
+    system.load_balancer = LoadBalancer::kPowerOfTwo;
+  } else {
+    section.Child("load_balancer")
+        .Fail(fmt::format("unknown load balancer '{}'; valid: smallest_batch, least_queue, "
+                          "power_of_two",
+                          lb));
+  }
+  const std::string queueing = section.GetString("queueing", "per_replica");
+  if (queueing == "per_replica") {
+    system.queueing = Queueing::kPerReplica;
+  } else if (queueing == "shared") {
+    system.queueing = Queueing::kShared;
+  } else {
+    section.Child("queueing")
+        .Fail(fmt::format("unknown queueing '{}'; valid: per_replica, shared", queueing));
+  }
+
+  // First pass: which models are placed, to fix the action order.
+  struct Placement {
+    std::string model;
+    double fraction;
+    int64_t max_batch;  // 0: the profile's
+    ConfigNode node;
+  };
+  struct Group {
+    int64_t count;
+    std::vector<Placement> placements;
+  };
+  std::vector<Group> groups;
+  const ConfigNode gpu_groups = section.Child("gpu_groups");
+  gpu_groups.ExpectSequence("GPU groups");
+  if (gpu_groups.size() == 0) gpu_groups.Fail("expected at least one GPU group");
+  for (size_t g = 0; g < gpu_groups.size(); ++g) {
+    const ConfigNode group = gpu_groups.Element(g);
+    group.CheckKeys({"count", "instances"});
+    Group parsed{group.GetPositiveInt("count", 1), {}};
+    const ConfigNode instances = group.Child("instances");
+    instances.ExpectSequence("model instances");
+    if (instances.size() == 0) instances.Fail("expected at least one model instance per GPU");
+    double total_fraction = 0.0;
+    for (size_t i = 0; i < instances.size(); ++i) {
+      const ConfigNode inst = instances.Element(i);
+      inst.CheckKeys({"model", "memory_fraction", "max_batch_size"});
+      Placement p{inst.GetString("model"), 0.0, inst.GetPositiveInt("max_batch_size", 0), inst};
+      const ConfigNode fraction = inst.Child("memory_fraction");
+      p.fraction = fraction.AsDouble();
+      if (!(p.fraction > 0.0) || p.fraction > 1.0) {
+        fraction.Fail(fmt::format("expected a fraction in (0, 1], got {}", p.fraction));
+      }
+      try {
+        profiles.Find(p.model);
+      } catch (const ConfigError& e) {
+        inst.Child("model").Fail(e.what());
+      }
+      total_fraction += p.fraction;
+      parsed.placements.push_back(p);
+    }
+    if (total_fraction > 1.0 + 1e-9) {
+      std::vector<std::string> parts;
+      for (const auto& p : parsed.placements) parts.push_back(fmt::format("{}", p.fraction));
+      instances.Fail(fmt::format("memory fractions on one GPU add up to {} ({}); expected <= 1",
+                                 total_fraction, fmt::join(parts, " + ")));
+    }
+    groups.push_back(std::move(parsed));
+  }
+
+  std::vector<std::string> placed;
+  for (const auto& name : profiles.ModelNames()) {
+    for (const auto& group : groups) {
+      for (const auto& p : group.placements) {
+        if (p.model == name && std::find(placed.begin(), placed.end(), name) == placed.end()) {
+          placed.push_back(name);
+        }
+      }
+    }
+  }
+  if (model_order.empty()) {
+    system.model_names = placed;
+  } else {
+    system.model_names = model_order;
+    for (const auto& name : placed) {
+      if (std::find(model_order.begin(), model_order.end(), name) == model_order.end()) {
+        section.Fail(fmt::format("model '{}' is placed on GPUs but missing from `models` ({})",
+                                 name, fmt::join(model_order, ", ")));
+      }
+    }
+  }
+  for (const auto& name : system.model_names) system.model_profiles.push_back(profiles.Find(name));
+
+  int32_t gpu = 0;
+  for (const auto& group : groups) {
+    for (int64_t c = 0; c < group.count; ++c, ++gpu) {
+      for (const auto& p : group.placements) {
+        const ModelProfile& model = profiles.Find(p.model)->model();
+        const double bytes = p.fraction * system.gpu_memory_bytes;
+        const double kv_bytes = bytes - model.weight_bytes - model.activation_reserve_bytes;
+        const double one_request = model.kv_bytes_per_token;  // at least one token must fit
+        if (kv_bytes < one_request) {
+          p.node.Child("memory_fraction")
+              .Fail(fmt::format(
+                  "{} of {:.1f} GiB is {:.2f} GiB, but '{}' needs {:.2f} GiB for weights and "
+                  "activations before any KV cache",
+                  p.fraction, system.gpu_memory_bytes / (1 << 30), bytes / (1 << 30), p.model,
+                  (model.weight_bytes + model.activation_reserve_bytes) / (1 << 30)));
+        }
+        InstanceSpec inst;
+        inst.model = system.FindModel(p.model);
+        inst.gpu = gpu;
+        inst.memory_fraction = p.fraction;
+        inst.kv_capacity_tokens = static_cast<int64_t>(std::floor(kv_bytes / model.kv_bytes_per_token));
+        inst.max_batch_size = static_cast<int32_t>(p.max_batch > 0 ? p.max_batch : model.max_batch_size);
+        if (inst.max_batch_size > model.max_batch_size) {
+          p.node.Child("max_batch_size")
+              .Fail(fmt::format("expected at most the profile's max_batch_size {} for '{}', got {}",
+                                model.max_batch_size, p.model, inst.max_batch_size));
+        }
+        system.instances.push_back(inst);
+      }
+    }
+  }
+  system.num_gpus = gpu;
+  return system;
+}
+
+}  // namespace bestserve

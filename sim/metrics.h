@@ -1,0 +1,76 @@
+// Metrics: summaries computed after a run from per-request records only.
+//
+// Glossary (docs/metrics.md has the long form; symbols as in ../shared/PAPER.md):
+//   r_i            reward of request i (sim/reward.h), 0 for rejected requests
+//   p_i            peak reward of request i = max_m A[task_i][m] (1.0 with the paper's matrix)
+//   mean_reward_fraction = sum r_i / sum p_i                  ("performance", fraction of peak)
+//   window average w_j = (1/W) sum_{i=j}^{j+W-1} r_i / p_i    (sliding, W = 20, in arrival order;
+//                                                             n - W + 1 windows)
+//   threshold counts: windows with w_j = 1.00, >= 0.99, >= 0.98, >= 0.96, >= 0.94 (Tables 2-4;
+//                     compared with a 1e-9 tolerance so that float sums of exact values count)
+//   latency        completion - arrival, over completed (not rejected) requests; quantiles by
+//                  linear interpolation between order statistics
+//   deadline_miss_rate  (requests not meeting their deadline, rejected included) / n
+//   throughput_rps completed requests / (last completion - first arrival)
+//   hardware_utility    mean_reward_fraction / number of GPUs (the paper's Figures 13-14)
+//   mean_in_system (L)  time average of requests dispatched and not finished, from the
+//                  simulator's own integral; Little's law says L = lambda * W with
+//                  lambda = n / (last finish - first arrival) and W the mean sojourn time.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/tasks.h"
+#include "sim/simulator.h"
+
+namespace bestserve {
+
+struct MetricsOptions {
+  int32_t window = 20;
+  std::vector<double> thresholds = {1.00, 0.99, 0.98, 0.96, 0.94};
+  int32_t selection_bin_requests = 500;  // selection mix over time, per bin of this many requests
+};
+
+struct Summary {
+  int64_t num_requests = 0;
+  int64_t completed = 0;
+  int64_t rejected = 0;
+  double total_reward = 0.0;
+  double total_peak = 0.0;
+  double mean_reward_fraction = 0.0;
+  double deadline_miss_rate = 0.0;
+  double latency_p50_s = 0.0;
+  double latency_p90_s = 0.0;
+  double latency_p99_s = 0.0;
+  double latency_mean_s = 0.0;
+  double throughput_rps = 0.0;
+  double offered_rate_rps = 0.0;  // n / (last arrival - first arrival)
+  double hardware_utility = 0.0;
+  double mean_in_system = 0.0;
+  double little_lambda_w = 0.0;  // lambda * W, to compare with mean_in_system
+  int32_t num_gpus = 0;
+  std::vector<std::string> model_names;
+  std::vector<std::string> task_names;
+  std::vector<int64_t> selections;                     // by model
+  std::vector<std::vector<int64_t>> selections_by_task;  // [task][model]
+  std::vector<std::vector<int64_t>> selections_over_time;  // [bin][model]
+  std::vector<double> window_averages;
+  std::vector<double> thresholds;
+  std::vector<int64_t> threshold_counts;
+  SimCounters counters;
+};
+
+Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOptions& options);
+
+// Quantile q in [0, 1] of `sorted` (ascending) by linear interpolation; 0 for an empty list.
+double Quantile(const std::vector<double>& sorted, double q);
+
+// Per-request log: one CSV row per request, in id (arrival) order.
+std::string FormatRequestLog(const Simulator& sim, const TaskTable& tasks);
+// The summary as JSON (windowed averages go to FormatWindows, not here).
+std::string FormatSummaryJson(const Summary& summary);
+// index,window_average CSV.
+std::string FormatWindows(const Summary& summary);
+
+}  // namespace bestserve

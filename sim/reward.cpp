@@ -1,0 +1,85 @@
+#include "sim/reward.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace bestserve {
+
+const char* ToString(RewardKind kind) { return kind == RewardKind::kSoft ? "soft" : "hard"; }
+
+const char* ToString(SoftShape shape) {
+  switch (shape) {
+    case SoftShape::kPercentPerMs: return "percent_per_ms";
+    case SoftShape::kLinearToCutoff: return "linear_to_cutoff";
+    case SoftShape::kExponential: return "exponential";
+  }
+  return "?";
+}
+
+DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
+  section.CheckKeys({"ms_per_token", "base_ms", "reward", "soft"});
+  DeadlineSpec spec;
+  spec.ms_per_token = section.GetPositiveDouble("ms_per_token", spec.ms_per_token);
+  spec.base_ms = section.GetNonNegativeDouble("base_ms", spec.base_ms);
+  const std::string reward = section.GetString("reward", "hard");
+  if (reward == "hard") {
+    spec.reward = RewardKind::kHard;
+  } else if (reward == "soft") {
+    spec.reward = RewardKind::kSoft;
+  } else {
+    section.Child("reward").Fail(fmt::format("expected 'hard' or 'soft', got '{}'", reward));
+  }
+  if (auto soft = section.MaybeChild("soft")) {
+    soft->CheckKeys({"shape", "penalty_per_ms", "cutoff_fraction", "half_life_ms"});
+    const std::string shape = soft->GetString("shape", "percent_per_ms");
+    if (shape == "percent_per_ms") {
+      spec.soft_shape = SoftShape::kPercentPerMs;
+    } else if (shape == "linear_to_cutoff") {
+      spec.soft_shape = SoftShape::kLinearToCutoff;
+    } else if (shape == "exponential") {
+      spec.soft_shape = SoftShape::kExponential;
+    } else {
+      soft->Child("shape").Fail(fmt::format(
+          "unknown shape '{}'; valid: percent_per_ms, linear_to_cutoff, exponential", shape));
+    }
+    spec.penalty_per_ms = soft->GetNonNegativeDouble("penalty_per_ms", spec.penalty_per_ms);
+    spec.cutoff_fraction = soft->GetNonNegativeDouble("cutoff_fraction", spec.cutoff_fraction);
+    spec.half_life_ms = soft->GetPositiveDouble("half_life_ms", spec.half_life_ms);
+  }
+  return spec;
+}
+
+double DeadlineSpec::DeadlineSeconds(const TaskSpec& task, int32_t output_tokens) const {
+  const double per_token = std::isnan(task.deadline_ms_per_token_override)
+                               ? ms_per_token
+                               : task.deadline_ms_per_token_override;
+  return (base_ms + per_token * output_tokens) * 1e-3;
+}
+
+void DeadlineSpec::ApplyTo(Workload& workload, const TaskTable& tasks) const {
+  for (Request& r : workload) {
+    if (std::isnan(r.deadline_s)) r.deadline_s = DeadlineSeconds(tasks.task(r.task), r.output_tokens);
+  }
+}
+
+double ComputeReward(const DeadlineSpec& spec, double quality, double latency_s, double deadline_s) {
+  if (latency_s <= deadline_s) return quality;
+  if (spec.reward == RewardKind::kHard) return 0.0;
+  const double late_ms = (latency_s - deadline_s) * 1e3;
+  const double deadline_ms = deadline_s * 1e3;
+  // Paper: "0 once the lateness exceeds 10% of the deadline": exactly 10% still earns reward.
+  if (late_ms > spec.cutoff_fraction * deadline_ms) return 0.0;
+  switch (spec.soft_shape) {
+    case SoftShape::kPercentPerMs:
+      return quality * std::max(0.0, 1.0 - spec.penalty_per_ms * late_ms);
+    case SoftShape::kLinearToCutoff:
+      if (spec.cutoff_fraction <= 0.0) return 0.0;
+      return quality * std::max(0.0, 1.0 - late_ms / (spec.cutoff_fraction * deadline_ms));
+    case SoftShape::kExponential:
+      return quality * std::exp2(-late_ms / spec.half_life_ms);
+  }
+  return 0.0;
+}
+
+}  // namespace bestserve

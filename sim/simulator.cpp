@@ -1,0 +1,387 @@
+#include "sim/simulator.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "common/error.h"
+
+namespace bestserve {
+
+const char* ToString(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kNone: return "";
+    case RejectReason::kNoReplica: return "no_replica";
+    case RejectReason::kExceedsContextWindow: return "exceeds_context_window";
+    case RejectReason::kExceedsKvCapacity: return "exceeds_kv_capacity";
+  }
+  return "?";
+}
+
+Simulator::Simulator(ServingSystem system, std::vector<std::vector<double>> quality,
+                     DeadlineSpec deadlines, std::unique_ptr<RateEstimator> rate_estimator,
+                     bool oracle_view, uint64_t seed)
+    : system_(std::move(system)),
+      quality_(std::move(quality)),
+      deadlines_(deadlines),
+      rate_estimator_(std::move(rate_estimator)),
+      oracle_view_(oracle_view),
+      seed_(seed) {
+  const auto num_models = system_.model_names.size();
+  BS_CHECK(num_models > 0 && system_.model_profiles.size() == num_models);
+  BS_CHECK(rate_estimator_ != nullptr);
+  for (const auto& row : quality_) {
+    BS_CHECK(row.size() == num_models);
+    peak_by_task_.push_back(*std::max_element(row.begin(), row.end()));
+  }
+  replicas_by_model_.resize(num_models);
+  max_kv_by_model_.assign(num_models, 0);
+  for (size_t i = 0; i < system_.instances.size(); ++i) {
+    Instance inst;
+    inst.spec = system_.instances[i];
+    inst.profile = system_.model_profiles[static_cast<size_t>(inst.spec.model)].get();
+    instances_.push_back(std::move(inst));
+    const auto m = static_cast<size_t>(system_.instances[i].model);
+    replicas_by_model_[m].push_back(static_cast<int32_t>(i));
+    max_kv_by_model_[m] = std::max(max_kv_by_model_[m], system_.instances[i].kv_capacity_tokens);
+  }
+  shared_queues_.resize(num_models);
+  busy_on_gpu_.assign(static_cast<size_t>(system_.num_gpus), 0);
+  model_loads_.resize(num_models);
+  replica_loads_.resize(instances_.size());
+  for (size_t m = 0; m < num_models; ++m) {
+    model_loads_[m].num_replicas = static_cast<int32_t>(replicas_by_model_[m].size());
+  }
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    replica_loads_[i].model = instances_[i].spec.model;
+    replica_loads_[i].gpu = instances_[i].spec.gpu;
+    replica_loads_[i].max_batch_size = instances_[i].spec.max_batch_size;
+  }
+  view_.models = model_loads_;
+  view_.replicas = replica_loads_;
+  view_.oracle = oracle_view_;
+}
+
+void Simulator::Reset(Workload workload, uint64_t episode) {
+  workload_ = std::move(workload);
+  records_.clear();
+  records_.resize(workload_.size());
+  for (size_t i = 0; i < workload_.size(); ++i) {
+    const Request& r = workload_[i];
+    BS_CHECK_MSG(r.id == static_cast<int64_t>(i), "request at position {} has id {}", i, r.id);
+    BS_CHECK_MSG(i == 0 || r.arrival_s >= workload_[i - 1].arrival_s,
+                 "workload not sorted at request {}", i);
+    BS_CHECK_MSG(!std::isnan(r.deadline_s), "request {} has no deadline", i);
+    BS_CHECK(r.task >= 0 && static_cast<size_t>(r.task) < quality_.size());
+    records_[i].request = r;
+    records_[i].peak_reward = peak_by_task_[static_cast<size_t>(r.task)];
+  }
+  finish_order_.clear();
+  finish_order_.reserve(workload_.size());
+  for (auto& inst : instances_) {
+    inst.queue.clear();
+    inst.admitted.clear();
+    inst.finishing.clear();
+    inst.running = 0;
+    inst.kv_used = 0;
+    inst.decode_steps = 0;
+    inst.context_base = 0;
+    inst.busy = false;
+    inst.prefill = false;
+  }
+  for (auto& q : shared_queues_) q.clear();
+  std::fill(busy_on_gpu_.begin(), busy_on_gpu_.end(), 0);
+  events_ = {};
+  next_sequence_ = 0;
+  next_arrival_ = 0;
+  pending_ = false;
+  now_s_ = workload_.empty() ? 0.0 : workload_.front().arrival_s;
+  in_system_ = 0;
+  counters_ = SimCounters{};
+  counters_.start_s = now_s_;
+  counters_.end_s = now_s_;
+  rate_estimator_->Reset();
+  balancer_rng_ = Rng(DeriveSeed(seed_ ^ MixBits(episode), "load_balancer"));
+}
+
+void Simulator::AdvanceClock(double t) {
+  // Time never goes backwards: an always-on check, since every metric depends on it.
+  BS_CHECK_MSG(t >= now_s_, "clock would move back from {} to {}", now_s_, t);
+  counters_.in_system_area += static_cast<double>(in_system_) * (t - now_s_);
+  now_s_ = t;
+  counters_.end_s = t;
+}
+
+bool Simulator::AdvanceToNextArrival() {
+  BS_CHECK_MSG(!pending_, "AdvanceToNextArrival called before dispatching request {}",
+               next_arrival_);
+  if (next_arrival_ >= workload_.size()) return false;
+  const double arrival_s = workload_[next_arrival_].arrival_s;
+  // Iteration ends at the arrival's time come first (see the header).
+  while (!events_.empty() && events_.top().time_s <= arrival_s) {
+    const Event event = events_.top();
+    events_.pop();
+    ProcessEvent(event);
+  }
+  AdvanceClock(arrival_s);
+  ++counters_.events;
+  ++counters_.arrivals;
+  pending_ = true;
+  const Request& r = workload_[next_arrival_];
+  view_.now_s = now_s_;
+  view_.request_id = r.id;
+  view_.task = r.task;
+  view_.prompt_tokens = r.prompt_tokens;
+  view_.deadline_s = r.deadline_s;
+  view_.oracle_output_tokens = oracle_view_ ? r.output_tokens : -1;
+  view_.arrival_rate_rps = rate_estimator_->Observe(r);
+  RefreshView();
+  return true;
+}
+
+const Request& Simulator::pending() const {
+  BS_CHECK(pending_);
+  return workload_[next_arrival_];
+}
+
+void Simulator::RefreshView() {
+  for (auto& load : model_loads_) {
+    load.running = 0;
+    load.waiting = 0;
+  }
+  for (size_t i = 0; i < instances_.size(); ++i) {
+    const Instance& inst = instances_[i];
+    ReplicaLoad& replica = replica_loads_[i];
+    replica.running = inst.running;
+    replica.waiting = static_cast<int32_t>(inst.queue.size());
+    ModelLoad& load = model_loads_[static_cast<size_t>(inst.spec.model)];
+    load.running += inst.running;
+    load.waiting += replica.waiting;
+    if (oracle_view_) {
+      replica.oracle_kv_free_tokens = inst.spec.kv_capacity_tokens - inst.kv_used;
+      int64_t remaining = 0;
+      for (int64_t id : inst.admitted) remaining += workload_[static_cast<size_t>(id)].output_tokens;
+      for (const Finishing& f : inst.finishing) remaining += f.target_step - inst.decode_steps;
+      for (int64_t id : inst.queue) remaining += workload_[static_cast<size_t>(id)].output_tokens;
+      replica.oracle_remaining_tokens = remaining;
+    }
+  }
+  for (size_t m = 0; m < model_loads_.size(); ++m) {
+    model_loads_[m].waiting += static_cast<int32_t>(shared_queues_[m].size());
+    model_loads_[m].in_flight = model_loads_[m].running + model_loads_[m].waiting;
+  }
+}
+
+int32_t Simulator::ChooseReplica(ModelId model, int64_t kv_needed) {
+  const auto& replicas = replicas_by_model_[static_cast<size_t>(model)];
+  // Candidates: replicas whose KV cache could ever hold the request.
+  auto fits = [&](int32_t r) {
+    return instances_[static_cast<size_t>(r)].spec.kv_capacity_tokens >= kv_needed;
+  };
+  auto in_flight = [&](int32_t r) {
+    const Instance& inst = instances_[static_cast<size_t>(r)];
+    return static_cast<int64_t>(inst.running) + static_cast<int64_t>(inst.queue.size());
+  };
+  int32_t best = -1;
+  switch (system_.load_balancer) {
+    case LoadBalancer::kSmallestBatch:
+      // Smallest batch the replica will run = running + queued; ties go to the lowest index.
+      for (int32_t r : replicas) {
+        if (fits(r) && (best < 0 || in_flight(r) < in_flight(best))) best = r;
+      }
+      return best;
+    case LoadBalancer::kLeastQueue:
+      for (int32_t r : replicas) {
+        if (!fits(r)) continue;
+        const Instance& a = instances_[static_cast<size_t>(r)];
+        if (best < 0) {
+          best = r;
+          continue;
+        }
+        const Instance& b = instances_[static_cast<size_t>(best)];
+        if (a.queue.size() < b.queue.size() ||
+            (a.queue.size() == b.queue.size() && a.running < b.running)) {
+          best = r;
+        }
+      }
+      return best;
+    case LoadBalancer::kPowerOfTwo: {
+      std::vector<int32_t> candidates;
+      for (int32_t r : replicas) {
+        if (fits(r)) candidates.push_back(r);
+      }
+      if (candidates.empty()) return -1;
+      if (candidates.size() == 1) return candidates[0];
+      const auto n = static_cast<uint64_t>(candidates.size());
+      const auto i = static_cast<size_t>(balancer_rng_.UniformIndex(n));
+      auto j = static_cast<size_t>(balancer_rng_.UniformIndex(n - 1));
+      if (j >= i) ++j;
+      const int32_t a = std::min(candidates[i], candidates[j]);
+      const int32_t b = std::max(candidates[i], candidates[j]);
+      return in_flight(b) < in_flight(a) ? b : a;
+    }
+  }
+  return best;
+}
+
+void Simulator::Dispatch(ModelId model) {
+  BS_CHECK_MSG(pending_, "Dispatch called with no pending request");
+  BS_CHECK(model >= 0 && static_cast<size_t>(model) < system_.model_names.size());
+  pending_ = false;
+  const Request& r = workload_[next_arrival_];
+  ++next_arrival_;
+  RequestRecord& rec = records_[static_cast<size_t>(r.id)];
+  rec.model = model;
+  const auto& replicas = replicas_by_model_[static_cast<size_t>(model)];
+  const int64_t kv_needed = static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
+  const ModelProfile& profile = system_.model_profiles[static_cast<size_t>(model)]->model();
+  if (replicas.empty()) return Reject(r.id, RejectReason::kNoReplica);
+  if (kv_needed > profile.max_context_tokens) return Reject(r.id, RejectReason::kExceedsContextWindow);
+  if (kv_needed > max_kv_by_model_[static_cast<size_t>(model)]) {
+    return Reject(r.id, RejectReason::kExceedsKvCapacity);
+  }
+  ++in_system_;
+  if (system_.queueing == Queueing::kPerReplica) {
+    const int32_t replica = ChooseReplica(model, kv_needed);
+    BS_CHECK(replica >= 0);
+    instances_[static_cast<size_t>(replica)].queue.push_back(r.id);
+    TryStart(replica);
+  } else {
+    shared_queues_[static_cast<size_t>(model)].push_back(r.id);
+    for (int32_t replica : replicas) {
+      if (shared_queues_[static_cast<size_t>(model)].empty()) break;
+      TryStart(replica);
+    }
+  }
+}
+
+void Simulator::Reject(int64_t id, RejectReason reason) {
+  RequestRecord& rec = records_[static_cast<size_t>(id)];
+  rec.reject = reason;
+  rec.completion_s = now_s_;
+  rec.reward = 0.0;
+  rec.deadline_met = false;
+  rec.finished = true;
+  finish_order_.push_back(id);
+}
+
+void Simulator::Admit(Instance& inst, int32_t index, std::deque<int64_t>& queue) {
+  int64_t prompt_tokens = 0;
+  while (!queue.empty()) {
+    const Request& r = workload_[static_cast<size_t>(queue.front())];
+    const int64_t kv_needed = static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
+    if (inst.running >= inst.spec.max_batch_size) break;
+    if (inst.kv_used + kv_needed > inst.spec.kv_capacity_tokens) break;
+    if (!inst.admitted.empty() && prompt_tokens + r.prompt_tokens > system_.max_prefill_tokens) break;
+    queue.pop_front();
+    ++inst.running;
+    inst.kv_used += kv_needed;
+    prompt_tokens += r.prompt_tokens;
+    inst.admitted.push_back(r.id);
+    RequestRecord& rec = records_[static_cast<size_t>(r.id)];
+    rec.replica = index;
+    rec.admitted_s = now_s_;
+  }
+}
+
+void Simulator::TryStart(int32_t index) {
+  Instance& inst = instances_[static_cast<size_t>(index)];
+  if (inst.busy) return;
+  std::deque<int64_t>& queue = system_.queueing == Queueing::kPerReplica
+                                   ? inst.queue
+                                   : shared_queues_[static_cast<size_t>(inst.spec.model)];
+  Admit(inst, index, queue);
+  double duration_s = 0.0;
+  if (!inst.admitted.empty()) {
+    int64_t prompt_tokens = 0;
+    for (int64_t id : inst.admitted) prompt_tokens += workload_[static_cast<size_t>(id)].prompt_tokens;
+    inst.prefill = true;
+    duration_s = inst.profile->PrefillSeconds(prompt_tokens);
+    ++counters_.prefill_iterations;
+  } else if (inst.running > 0) {
+    const double mean_context =
+        static_cast<double>(inst.context_base + static_cast<int64_t>(inst.running) * inst.decode_steps) /
+        inst.running;
+    inst.prefill = false;
+    duration_s = inst.profile->DecodeStepSeconds(inst.running, mean_context);
+    ++counters_.decode_iterations;
+  } else {
+    return;  // idle: nothing queued that fits, nothing running
+  }
+  int32_t& busy_neighbours = busy_on_gpu_[static_cast<size_t>(inst.spec.gpu)];
+  duration_s *= 1.0 + system_.interference_factor * busy_neighbours;
+  ++busy_neighbours;
+  inst.busy = true;
+  counters_.max_running_batch = std::max(counters_.max_running_batch, inst.running);
+  events_.push(Event{now_s_ + duration_s, next_sequence_++, index});
+}
+
+void Simulator::ProcessEvent(const Event& event) {
+  AdvanceClock(event.time_s);
+  ++counters_.events;
+  Instance& inst = instances_[static_cast<size_t>(event.instance)];
+  BS_CHECK(inst.busy);
+  inst.busy = false;
+  --busy_on_gpu_[static_cast<size_t>(inst.spec.gpu)];
+  if (inst.prefill) {
+    for (int64_t id : inst.admitted) {
+      const Request& r = workload_[static_cast<size_t>(id)];
+      records_[static_cast<size_t>(id)].first_token_s = now_s_;
+      if (r.output_tokens == 1) {
+        --inst.running;
+        inst.kv_used -= static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
+        Finish(id);
+      } else {
+        const int64_t target = inst.decode_steps + r.output_tokens - 1;
+        inst.context_base += static_cast<int64_t>(r.prompt_tokens) + r.output_tokens - target;
+        inst.finishing.push_back(Finishing{target, id});
+        std::push_heap(inst.finishing.begin(), inst.finishing.end(), std::greater<>());
+      }
+    }
+    inst.admitted.clear();
+  } else {
+    ++inst.decode_steps;
+    while (!inst.finishing.empty() && inst.finishing.front().target_step == inst.decode_steps) {
+      std::pop_heap(inst.finishing.begin(), inst.finishing.end(), std::greater<>());
+      const Finishing done = inst.finishing.back();
+      inst.finishing.pop_back();
+      const Request& r = workload_[static_cast<size_t>(done.request)];
+      --inst.running;
+      inst.kv_used -= static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
+      inst.context_base -= static_cast<int64_t>(r.prompt_tokens) + r.output_tokens - done.target_step;
+      Finish(done.request);
+    }
+    BS_DCHECK(inst.finishing.empty() || inst.finishing.front().target_step > inst.decode_steps);
+  }
+  BS_CHECK(inst.running >= 0 && inst.kv_used >= 0 && inst.kv_used <= inst.spec.kv_capacity_tokens);
+  TryStart(event.instance);
+}
+
+void Simulator::Finish(int64_t id) {
+  RequestRecord& rec = records_[static_cast<size_t>(id)];
+  BS_CHECK_MSG(!rec.finished, "request {} finished twice", id);
+  const Request& r = rec.request;
+  rec.completion_s = now_s_;
+  const double latency_s = now_s_ - r.arrival_s;
+  rec.deadline_met = latency_s <= r.deadline_s;
+  rec.reward = ComputeReward(deadlines_, quality_[static_cast<size_t>(r.task)][static_cast<size_t>(rec.model)],
+                             latency_s, r.deadline_s);
+  rec.finished = true;
+  --in_system_;
+  finish_order_.push_back(id);
+}
+
+void Simulator::Drain() {
+  BS_CHECK_MSG(!pending_, "Drain called with an undispatched request");
+  while (!events_.empty()) {
+    const Event event = events_.top();
+    events_.pop();
+    ProcessEvent(event);
+  }
+  BS_CHECK_MSG(in_system_ == 0, "{} requests still in the system after draining", in_system_);
+}
+
+}  // namespace bestserve

@@ -1,0 +1,189 @@
+// The discrete-event engine of multi-model LLM serving.
+//
+// Model of one instance (one model on one GPU), after vLLM's iteration-level scheduler
+// (Kwon et al., SOSP 2023, as of the v0.2 releases the paper used):
+//  * Requests wait in a FIFO queue (per replica, or one per model under shared queueing).
+//  * At each iteration boundary the instance admits queued requests in FIFO order while the
+//    batch has a free slot (max_batch_size), the KV cache can hold the request's prompt plus
+//    output tokens, and the iteration's prompt tokens stay within max_prefill_tokens. A head
+//    that does not fit blocks the ones behind it (FIFO is promised, so no overtaking).
+//  * If it admitted anything, the iteration is a prefill of the admitted prompts (running
+//    sequences pause, as in vLLM v0 which prioritises prefills); each admitted request gets its
+//    first output token at the end. Otherwise, if the batch is not empty, it is a decode step:
+//    every running sequence gains one token. A request finishes with its last output token and
+//    frees its batch slot and KV reservation at the end of that iteration.
+//  * Iteration latency comes from the model's LatencyProfile (prefill by prompt tokens, decode
+//    by batch size and mean context), times the co-location factor (cluster.h).
+//
+// Driving it: the engine stops at every arrival for a routing decision, so the same engine
+// serves plain runs (RunSimulation in scenario/) and reinforcement learning (one decision per
+// environment step):
+//
+//   sim.Reset(workload);
+//   while (sim.AdvanceToNextArrival()) sim.Dispatch(router.Route(sim.view()));
+//   sim.Drain();
+//
+// Event order: at equal times an iteration end comes before an arrival, so a replica that frees
+// a slot at time t is visible to the router deciding at t; iteration ends at equal times are
+// ordered by the sequence number of their scheduling (never by pointer or hash order).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <queue>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/request.h"
+#include "common/rng.h"
+#include "sim/cluster.h"
+#include "sim/rate_estimator.h"
+#include "sim/reward.h"
+#include "sim/router.h"
+
+namespace bestserve {
+
+enum class RejectReason : uint8_t {
+  kNone = 0,
+  kNoReplica,             // the chosen model is placed on no GPU
+  kExceedsContextWindow,  // prompt + output tokens exceed the model's context window
+  kExceedsKvCapacity,     // no replica's KV cache could ever hold the request
+};
+const char* ToString(RejectReason reason);
+
+// Per-request facts, the raw material of every metric (metrics.h).
+struct RequestRecord {
+  Request request;
+  ModelId model = -1;
+  int32_t replica = -1;  // set at admission (under shared queueing the replica is not known before)
+  double admitted_s = kUnset;
+  double first_token_s = kUnset;
+  double completion_s = kUnset;  // for rejections, the dispatch time
+  double reward = 0.0;
+  double peak_reward = 0.0;  // best utility any model offers this task: what "peak" means
+  bool finished = false;     // completed or rejected
+  bool deadline_met = false;
+  RejectReason reject = RejectReason::kNone;
+};
+
+struct SimCounters {
+  int64_t events = 0;  // arrivals + iteration ends processed
+  int64_t arrivals = 0;
+  int64_t prefill_iterations = 0;
+  int64_t decode_iterations = 0;
+  double in_system_area = 0.0;  // integral of (requests dispatched and unfinished) dt
+  double start_s = 0.0;         // first arrival
+  double end_s = 0.0;           // clock at the last event
+  int32_t max_running_batch = 0;
+};
+
+class Simulator {
+ public:
+  // quality[task][model]: the utility matrix A for this system's model order.
+  Simulator(ServingSystem system, std::vector<std::vector<double>> quality, DeadlineSpec deadlines,
+            std::unique_ptr<RateEstimator> rate_estimator, bool oracle_view, uint64_t seed);
+
+  // Starts a run over `workload`: time-sorted, ids equal to positions, deadlines filled in.
+  // The load balancer's random stream restarts from the seed given to the constructor, mixed
+  // with `episode`, so episodes differ but each one is reproducible.
+  void Reset(Workload workload, uint64_t episode = 0);
+
+  // Processes iteration ends up to the next arrival and stops there for a decision. Returns
+  // false when every request has been dispatched (call Drain()).
+  bool AdvanceToNextArrival();
+
+  // What the router sees for the pending request. Valid until the next Dispatch.
+  const RouterView& view() const { return view_; }
+  const Request& pending() const;
+
+  // Sends the pending request to `model`; the load balancer picks the replica, or the request
+  // is rejected (recorded with its reason, reward 0) if the model cannot serve it.
+  void Dispatch(ModelId model);
+
+  // Runs until every dispatched request has finished.
+  void Drain();
+
+  const std::vector<RequestRecord>& records() const { return records_; }
+  // Ids of finished requests (completed or rejected) in the order they finished.
+  const std::vector<int64_t>& finish_order() const { return finish_order_; }
+  const SimCounters& counters() const { return counters_; }
+  const ServingSystem& system() const { return system_; }
+  double now_s() const { return now_s_; }
+  bool all_finished() const { return finish_order_.size() == records_.size(); }
+
+ private:
+  struct Event {
+    double time_s;
+    uint64_t sequence;
+    int32_t instance;
+  };
+  struct EventAfter {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.time_s != b.time_s ? a.time_s > b.time_s : a.sequence > b.sequence;
+    }
+  };
+  struct Finishing {  // a running request and the decode step at whose end it finishes
+    int64_t target_step;
+    int64_t request;
+    bool operator>(const Finishing& o) const {
+      return target_step != o.target_step ? target_step > o.target_step : request > o.request;
+    }
+  };
+  struct Instance {
+    InstanceSpec spec;
+    const LatencyProfile* profile = nullptr;
+    std::deque<int64_t> queue;  // per-replica queueing only
+    std::vector<int64_t> admitted;
+    std::vector<Finishing> finishing;  // min-heap by target_step (std::push_heap, greater<>)
+    int32_t running = 0;
+    int64_t kv_used = 0;
+    int64_t decode_steps = 0;
+    // Sum over running, prefilled sequences of (prompt + output - target_step): the context of
+    // the running batch is this plus running * decode_steps (no per-step loop over the batch).
+    int64_t context_base = 0;
+    bool busy = false;
+    bool prefill = false;
+  };
+
+  void AdvanceClock(double t);
+  void ProcessEvent(const Event& event);
+  void TryStart(int32_t instance);
+  void Admit(Instance& inst, int32_t index, std::deque<int64_t>& queue);
+  void Finish(int64_t id);
+  void Reject(int64_t id, RejectReason reason);
+  int32_t ChooseReplica(ModelId model, int64_t kv_needed);
+  void RefreshView();
+
+  ServingSystem system_;
+  std::vector<std::vector<double>> quality_;
+  std::vector<double> peak_by_task_;
+  DeadlineSpec deadlines_;
+  std::unique_ptr<RateEstimator> rate_estimator_;
+  bool oracle_view_;
+  uint64_t seed_;
+
+  std::vector<Request> workload_;
+  std::vector<RequestRecord> records_;
+  std::vector<int64_t> finish_order_;
+  std::vector<Instance> instances_;
+  std::vector<std::vector<int32_t>> replicas_by_model_;
+  std::vector<int64_t> max_kv_by_model_;
+  std::vector<std::deque<int64_t>> shared_queues_;
+  std::vector<int32_t> busy_on_gpu_;
+  std::priority_queue<Event, std::vector<Event>, EventAfter> events_;
+  uint64_t next_sequence_ = 0;
+  size_t next_arrival_ = 0;
+  bool pending_ = false;
+  double now_s_ = 0.0;
+  int64_t in_system_ = 0;
+  SimCounters counters_;
+  Rng balancer_rng_{0};
+
+  std::vector<ModelLoad> model_loads_;
+  std::vector<ReplicaLoad> replica_loads_;
+  RouterView view_;
+};
+
+}  // namespace bestserve
