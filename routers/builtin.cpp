@@ -87,23 +87,40 @@ double GreedyRouter::PredictLatency(const RouterView& view, ModelId model) const
                                    ? view.oracle_output_tokens
                                    : mean_output_tokens_[static_cast<size_t>(view.task)];
   const auto& profile = *system_->model_profiles[static_cast<size_t>(model)];
-  const int32_t batch = static_cast<int32_t>(std::min<double>(
-      replica.running + queued + 1.0, static_cast<double>(replica.max_batch_size)));
   const double context = view.prompt_tokens + 0.5 * output_tokens;
   const double clamped_context =
       std::min(context, static_cast<double>(profile.model().max_context_tokens));
   const double prefill = profile.PrefillSeconds(std::max<int32_t>(view.prompt_tokens, 1));
-  const double step = profile.DecodeStepSeconds(std::max(batch, 1), clamped_context);
-  return (queued + 1.0) * prefill + std::max(output_tokens - 1.0, 0.0) * step;
+  auto step_at = [&](double batch) {
+    const double b = std::clamp(batch, 1.0, static_cast<double>(replica.max_batch_size));
+    return profile.DecodeStepSeconds(static_cast<int32_t>(std::lround(b)), clamped_context);
+  };
+  const double base_batch = replica.running + queued + 1.0;
+  const double calm = (queued + 1.0) * prefill + std::max(output_tokens - 1.0, 0.0) * step_at(base_batch);
+  // Pessimistic about the future: assume every arrival at the estimated rate may land on this
+  // replica while the request runs. Each one pauses decoding for a prefill (the factor
+  // 1 / (1 - rate * prefill)) and joins the batch (half of them on average over the run).
+  const double replica_rate = view.arrival_rate_rps / load.num_replicas;
+  const double prefill_share = replica_rate * prefill;
+  if (prefill_share >= 1.0) return std::numeric_limits<double>::infinity();
+  const double joined = 0.5 * replica_rate * calm;
+  const double busy = (queued + 1.0) * prefill + std::max(output_tokens - 1.0, 0.0) * step_at(base_batch + joined);
+  return busy / (1.0 - prefill_share);
 }
 
 ModelId GreedyRouter::DoRoute(const RouterView& view) {
   const auto& order = preference_[static_cast<size_t>(view.task)];
+  // The budget for the length PredictLatency assumes: the true deadline with the oracle, else
+  // the per-token objective times the task's mean output length.
+  const double budget = view.oracle_deadline_s > 0.0
+                            ? view.oracle_deadline_s
+                            : view.deadline_base_s + view.deadline_per_token_s *
+                                                         mean_output_tokens_[static_cast<size_t>(view.task)];
   ModelId fastest = order.front();
   double fastest_latency = std::numeric_limits<double>::infinity();
   for (ModelId model : order) {
     const double latency = PredictLatency(view, model);
-    if (latency <= slack_ * view.deadline_s) return model;
+    if (latency <= slack_ * budget) return model;
     if (latency < fastest_latency) {
       fastest = model;
       fastest_latency = latency;

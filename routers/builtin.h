@@ -13,9 +13,11 @@
 //
 // greedy's prediction uses only what a gateway knows (view + profiles + the task table's mean
 // output length; the true output length only with oracle_view): on the replica the load
-// balancer would choose (fewest in flight), latency = (queued + 1) prefills of this prompt
-//   + (output_tokens - 1) decode steps at batch min(running + queued + 1, max_batch_size).
-// It ignores future arrivals, so it is optimistic under bursts: a heuristic baseline.
+// balancer would choose (fewest in flight), latency = ((queued + 1) prefills of this prompt
+//   + (output_tokens - 1) decode steps at batch running + queued + 1 + J) / (1 - r * prefill),
+// where r = estimated arrival rate / replicas of the model, and J = r * (calm latency) / 2 the
+// requests expected to join during the run: pessimistic, as if every future arrival came here.
+// A heuristic baseline: it knows the profiles exactly, which a learned policy does not.
 #pragma once
 
 #include <memory>

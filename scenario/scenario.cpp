@@ -242,9 +242,13 @@ std::unique_ptr<RoutingPolicy> MakeScenarioRouter(const Scenario& scenario, cons
 }
 
 std::unique_ptr<Simulator> MakeSimulator(const Scenario& scenario) {
+  std::vector<double> per_token_deadline_s;
+  for (const TaskSpec& task : scenario.tasks.tasks()) {
+    per_token_deadline_s.push_back(scenario.deadline.DeadlineSeconds(task, 1) - scenario.deadline.base_ms * 1e-3);
+  }
   return std::make_unique<Simulator>(scenario.system, scenario.quality, scenario.deadline,
                                      scenario.rate_estimator->Clone(), scenario.oracle_view,
-                                     scenario.seed);
+                                     scenario.seed, std::move(per_token_deadline_s));
 }
 
 std::unique_ptr<Simulator> RunSimulation(const Scenario& scenario, Workload workload,

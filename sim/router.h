@@ -2,7 +2,8 @@
 //
 // A router decides, per arriving request, which model serves it. It sees a read-only
 // RouterView that holds only what a real gateway in front of the model servers could know:
-// the request's task, prompt length and deadline; its own dispatches and completions (in-flight
+// the request's task, prompt length and latency objective (per output token: a gateway does
+// not know how many tokens a request will generate); its own dispatches and completions (in-flight
 // counts per model and per replica); the servers' running-batch and queue sizes (vLLM reports
 // these as num_running / num_waiting); its arrival-rate estimate; the clock. Simulator internals
 // a gateway cannot see (the request's true output length, remaining tokens, KV use) enter the
@@ -42,8 +43,12 @@ struct RouterView {
   int64_t request_id = 0;
   TaskId task = 0;
   int32_t prompt_tokens = 0;
-  double deadline_s = 0.0;           // the request's latency budget from arrival
-  int32_t oracle_output_tokens = -1;  // oracle only
+  // The request's latency objective as a gateway knows it: base + per-token allowance.
+  double deadline_base_s = 0.0;
+  double deadline_per_token_s = 0.0;
+  // Oracle only (-1 otherwise): the true output length and the absolute deadline it implies.
+  int32_t oracle_output_tokens = -1;
+  double oracle_deadline_s = -1.0;
   double arrival_rate_rps = 0.0;     // the scenario's rate estimator, this arrival included
   bool oracle = false;
   std::span<const ModelLoad> models;      // indexed by ModelId

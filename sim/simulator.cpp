@@ -23,9 +23,10 @@ const char* ToString(RejectReason reason) {
 
 Simulator::Simulator(ServingSystem system, std::vector<std::vector<double>> quality,
                      DeadlineSpec deadlines, std::unique_ptr<RateEstimator> rate_estimator,
-                     bool oracle_view, uint64_t seed)
+                     bool oracle_view, uint64_t seed, std::vector<double> per_token_deadline_s)
     : system_(std::move(system)),
       quality_(std::move(quality)),
+      per_token_deadline_s_(std::move(per_token_deadline_s)),
       deadlines_(deadlines),
       rate_estimator_(std::move(rate_estimator)),
       oracle_view_(oracle_view),
@@ -37,6 +38,10 @@ Simulator::Simulator(ServingSystem system, std::vector<std::vector<double>> qual
     BS_CHECK(row.size() == num_models);
     peak_by_task_.push_back(*std::max_element(row.begin(), row.end()));
   }
+  if (per_token_deadline_s_.empty()) {
+    per_token_deadline_s_.assign(quality_.size(), deadlines_.ms_per_token * 1e-3);
+  }
+  BS_CHECK(per_token_deadline_s_.size() == quality_.size());
   replicas_by_model_.resize(num_models);
   max_kv_by_model_.assign(num_models, 0);
   for (size_t i = 0; i < system_.instances.size(); ++i) {
@@ -135,8 +140,10 @@ bool Simulator::AdvanceToNextArrival() {
   view_.request_id = r.id;
   view_.task = r.task;
   view_.prompt_tokens = r.prompt_tokens;
-  view_.deadline_s = r.deadline_s;
+  view_.deadline_base_s = deadlines_.base_ms * 1e-3;
+  view_.deadline_per_token_s = per_token_deadline_s_[static_cast<size_t>(r.task)];
   view_.oracle_output_tokens = oracle_view_ ? r.output_tokens : -1;
+  view_.oracle_deadline_s = oracle_view_ ? r.deadline_s : -1.0;
   view_.arrival_rate_rps = rate_estimator_->Observe(r);
   RefreshView();
   return true;

@@ -82,8 +82,11 @@ struct SimCounters {
 class Simulator {
  public:
   // quality[task][model]: the utility matrix A for this system's model order.
+  // per_token_deadline_s[task]: each task's per-token objective as routers see it (the task
+  // table's override or the scenario's rule); empty: deadlines.ms_per_token for every task.
   Simulator(ServingSystem system, std::vector<std::vector<double>> quality, DeadlineSpec deadlines,
-            std::unique_ptr<RateEstimator> rate_estimator, bool oracle_view, uint64_t seed);
+            std::unique_ptr<RateEstimator> rate_estimator, bool oracle_view, uint64_t seed,
+            std::vector<double> per_token_deadline_s = {});
 
   // Starts a run over `workload`: time-sorted, ids equal to positions, deadlines filled in.
   // The load balancer's random stream restarts from the seed given to the constructor, mixed
@@ -159,6 +162,7 @@ class Simulator {
   ServingSystem system_;
   std::vector<std::vector<double>> quality_;
   std::vector<double> peak_by_task_;
+  std::vector<double> per_token_deadline_s_;
   DeadlineSpec deadlines_;
   std::unique_ptr<RateEstimator> rate_estimator_;
   bool oracle_view_;
