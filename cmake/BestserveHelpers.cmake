@@ -27,6 +27,7 @@ function(bestserve_add_test name)
   add_executable(${name} ${ARG_SOURCES})
   bestserve_target_defaults(${name})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} bestserve_test_main)
+  target_compile_definitions(${name} PRIVATE BESTSERVE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   add_test(NAME ${name} COMMAND ${name} --order rand --rng-seed 1)
   set_tests_properties(${name} PROPERTIES
     ENVIRONMENT "BESTSERVE_DATA_DIR=${PROJECT_SOURCE_DIR};BESTSERVE_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared"
