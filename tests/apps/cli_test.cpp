@@ -2,6 +2,8 @@
 // outputs are deterministic, the resolved config loads back unchanged, every subcommand runs.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 
 #include "tests/apps/cli_helpers.h"
@@ -57,7 +59,7 @@ TEST_CASE("each malformed config or CSV gives one clear error, exit code 3 and n
       {"wrong type", Replace(kScenario, "seed: 3", "seed: three"), "", "",
        {"scenario.yaml:2:7", "at 'seed'", "expected an integer, got 'three'"}},
       {"negative rate", Replace(kScenario, "rate_rps: 3", "rate_rps: -2"), "", "",
-       {"scenario.yaml:14:", "workload.rate_rps", "expected a number > 0, got -2"}},
+       {"scenario.yaml:13:37", "workload.rate_rps", "expected a number > 0, got -2"}},
       {"memory fractions over 1", Replace(kScenario, "memory_fraction: 0.20", "memory_fraction: 0.30"), "", "",
        {"cluster.gpu_groups[0].instances", "add up to 1.1", "expected <= 1"}},
       {"model missing from the profile", Replace(kScenario, "model: opt-1.3b", "model: opt-13b"), "", "",
@@ -68,7 +70,7 @@ TEST_CASE("each malformed config or CSV gives one clear error, exit code 3 and n
       {"unknown workload kind", Replace(kScenario, "kind: poisson", "kind: bursty"), "", "",
        {"workload.kind", "unknown workload kind 'bursty'", "valid kinds: poisson"}},
       {"unknown router", Replace(kScenario, "router: greedy", "router: smartest"), "", "",
-       {"scenario.yaml:15:", "unknown router", "static:<model>, random, threshold, greedy"}},
+       {"scenario.yaml:14:9", "unknown router", "static:<model>, random, threshold, greedy"}},
       {"unknown load balancer", Replace(kScenario, "  gpu_groups:", "  load_balancer: fastest\n  gpu_groups:"), "", "",
        {"cluster.load_balancer", "unknown load balancer 'fastest'", "smallest_batch, least_queue, power_of_two"}},
       {"bad reward kind", Replace(kScenario, "reward: hard", "reward: medium"), "", "",
