@@ -93,6 +93,7 @@ std::vector<std::string> RouterNames() { return {"static:<model>", "random", "th
 
 std::vector<std::string> BuiltinRouterSpecs(const ServingSystem& system) {
   std::vector<std::string> specs;
+  for (const auto& name : system.model_names) specs.push_back("dedicated:" + name);
   for (const auto& name : system.model_names) specs.push_back("static:" + name);
   specs.push_back("random");
   specs.push_back("threshold");

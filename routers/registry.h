@@ -30,8 +30,9 @@ std::unique_ptr<RoutingPolicy> MakeRouter(const ConfigNode& spec, const RouterCo
 std::unique_ptr<RoutingPolicy> MakeRouter(const std::string& spec, const RouterContext& ctx,
                                           const std::string& source = "--router");
 
-// Every built-in router spec for this system, for comparisons: each static:<model>, random,
-// threshold and greedy with their defaults.
+// Every built-in router spec for this system, for comparisons: the paper's baselines
+// (dedicated:<model>: static routing on GPUs that hold that model alone, see scenario/compare.h),
+// each static:<model> on the scenario's own system, random, threshold and greedy.
 std::vector<std::string> BuiltinRouterSpecs(const ServingSystem& system);
 std::vector<std::string> RouterNames();
 

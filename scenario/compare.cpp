@@ -11,12 +11,25 @@ namespace bestserve {
 std::vector<RouterResult> CompareRouters(const Scenario& scenario, std::vector<std::string> specs) {
   if (specs.empty()) specs = BuiltinRouterSpecs(scenario.system);
   // Build every router first so that a bad spec fails before any simulation runs.
+  // "dedicated:<model>" is static:<model> on the paper's baseline system: the same GPUs, each
+  // holding that model alone with all of its memory.
   std::vector<std::unique_ptr<RoutingPolicy>> routers;
-  for (const auto& spec : specs) routers.push_back(MakeScenarioRouter(scenario, spec));
+  std::vector<std::unique_ptr<Scenario>> dedicated(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const std::string& spec = specs[i];
+    if (spec.rfind("dedicated:", 0) == 0) {
+      const std::string model = spec.substr(std::string("dedicated:").size());
+      routers.push_back(MakeScenarioRouter(scenario, "static:" + model));
+      dedicated[i] = std::make_unique<Scenario>(scenario);
+      dedicated[i]->system = DedicatedSystem(scenario.system, scenario.system.FindModel(model));
+    } else {
+      routers.push_back(MakeScenarioRouter(scenario, spec));
+    }
+  }
   const Workload workload = MakeScenarioWorkload(scenario);
   std::vector<RouterResult> results;
   for (size_t i = 0; i < specs.size(); ++i) {
-    auto sim = RunSimulation(scenario, workload, *routers[i]);
+    auto sim = RunSimulation(dedicated[i] ? *dedicated[i] : scenario, workload, *routers[i]);
     RouterResult result;
     result.spec = specs[i];
     result.described = routers[i]->Describe();

@@ -18,6 +18,8 @@ struct RouterResult {
 };
 
 // Runs each router spec over the scenario's workload. Specs empty: every built-in router.
+// Besides the registry's routers, "dedicated:<model>" runs static:<model> on the paper's
+// baseline system (every GPU holds <model> alone, with all of its memory).
 std::vector<RouterResult> CompareRouters(const Scenario& scenario, std::vector<std::string> specs);
 
 // A Table-2-style Markdown table: windows meeting each threshold, plus mean reward, miss rate,

@@ -35,6 +35,26 @@ ModelId ServingSystem::FindModel(const std::string& name) const {
   return -1;
 }
 
+ServingSystem DedicatedSystem(const ServingSystem& base, ModelId model, double memory_fraction) {
+  BS_CHECK(model >= 0 && static_cast<size_t>(model) < base.model_names.size());
+  ServingSystem system = base;
+  system.instances.clear();
+  const ModelProfile& profile = base.model_profiles[static_cast<size_t>(model)]->model();
+  const double kv_bytes = memory_fraction * base.gpu_memory_bytes - profile.weight_bytes -
+                          profile.activation_reserve_bytes;
+  BS_CHECK_MSG(kv_bytes >= profile.kv_bytes_per_token, "'{}' does not fit a whole GPU", profile.name);
+  for (int32_t gpu = 0; gpu < base.num_gpus; ++gpu) {
+    InstanceSpec inst;
+    inst.model = model;
+    inst.gpu = gpu;
+    inst.memory_fraction = memory_fraction;
+    inst.kv_capacity_tokens = static_cast<int64_t>(std::floor(kv_bytes / profile.kv_bytes_per_token));
+    inst.max_batch_size = profile.max_batch_size;
+    system.instances.push_back(inst);
+  }
+  return system;
+}
+
 ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& profiles,
                                  const std::vector<std::string>& model_order) {
   section.CheckKeys({"gpu_groups", "interference_factor", "load_balancer", "queueing",

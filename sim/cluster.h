@@ -64,6 +64,11 @@ struct ServingSystem {
   ModelId FindModel(const std::string& name) const;  // -1 when absent
 };
 
+// The paper's static baselines: the same GPUs and model order as `base`, but every GPU holds
+// one instance of `model` alone with `memory_fraction` of its memory ("baselines get all GPU
+// memory for their single model"). Other models keep their action index and have no replica.
+ServingSystem DedicatedSystem(const ServingSystem& base, ModelId model, double memory_fraction = 1.0);
+
 // Builds the system from a `cluster` section and a profile set. `model_order`, when not empty,
 // fixes the action order (every placed model must be in it); otherwise models are ordered as
 // in the profile set. Throws ConfigError on unknown models, fractions over 1, weights that do
