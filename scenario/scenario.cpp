@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <variant>
 
 #include "workloads/registry.h"
 
@@ -101,6 +102,68 @@ void FillDefaults(YAML::Node root, const Scenario& s) {
 
 }  // namespace
 
+void ApplyOverride(YAML::Node root, const std::string& path, const std::string& value,
+                   const std::string& source) {
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    ThrowConfigError("{} {}={}: the value is not valid YAML: {}", source, path, value, e.msg);
+  }
+  // Walk "a.b[2].c": keys separated by '.', list indices in brackets. Nodes are handles, so
+  // assigning through the last one edits the tree.
+  std::vector<std::variant<std::string, size_t>> steps;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    if (path[pos] == '.') {
+      ++pos;
+      continue;
+    }
+    if (path[pos] == '[') {
+      const size_t close = path.find(']', pos);
+      size_t index = 0;
+      try {
+        index = std::stoul(path.substr(pos + 1, close - pos - 1));
+      } catch (const std::exception&) {
+        ThrowConfigError("{} {}: expected a list index in brackets", source, path);
+      }
+      if (close == std::string::npos) ThrowConfigError("{} {}: unclosed '['", source, path);
+      steps.emplace_back(index);
+      pos = close + 1;
+      continue;
+    }
+    const size_t end = path.find_first_of(".[", pos);
+    steps.emplace_back(path.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
+    pos = end == std::string::npos ? path.size() : end;
+  }
+  if (steps.empty()) ThrowConfigError("{}: empty key path", source);
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < steps.size(); ++i) {
+    YAML::Node current = chain.back();
+    if (const auto* index = std::get_if<size_t>(&steps[i])) {
+      if (!current.IsSequence() || *index >= current.size()) {
+        ThrowConfigError("{} {}: no list element [{}] there", source, path, *index);
+      }
+      chain.push_back(current[*index]);
+    } else {
+      const auto& key = std::get<std::string>(steps[i]);
+      if (current.IsDefined() && !current.IsNull() && !current.IsMap()) {
+        ThrowConfigError("{} {}: '{}' is not a map", source, path, key);
+      }
+      chain.push_back(current[key]);
+    }
+  }
+  YAML::Node parent = chain.back();
+  if (const auto* index = std::get_if<size_t>(&steps.back())) {
+    if (!parent.IsSequence() || *index >= parent.size()) {
+      ThrowConfigError("{} {}: no list element [{}] there", source, path, *index);
+    }
+    parent[*index] = parsed;
+  } else {
+    parent[std::get<std::string>(steps.back())] = parsed;
+  }
+}
+
 std::string DataDir() {
   if (const char* env = std::getenv("BESTSERVE_DATA_DIR"); env != nullptr && *env != '\0') return env;
   return BESTSERVE_SOURCE_DIR;
@@ -116,6 +179,7 @@ Scenario LoadScenario(const std::string& path, const ScenarioOverrides& override
   // Overrides edit the loaded tree in place: untouched nodes keep their line:column marks for
   // error messages; an overridden value has no mark, and its messages name the key path.
   YAML::Node tree = loaded.yaml();
+  for (const auto& [key_path, value] : overrides.set_values) ApplyOverride(tree, key_path, value, "--set");
   if (overrides.seed) tree["seed"] = fmt::format("{}", *overrides.seed);
   if (overrides.router) tree["router"] = *overrides.router;
   if (overrides.rate_rps || overrides.duration_s) {

@@ -49,7 +49,17 @@ struct ScenarioOverrides {
   std::optional<std::string> router;     // router
   std::optional<double> rate_rps;        // workload.rate_rps (poisson only)
   std::optional<double> duration_s;      // workload.duration_s (poisson only)
+  // Generic overrides: (dotted key path, YAML value), applied in order before anything else,
+  // e.g. {"cluster.gpu_groups[0].count", "8"}, {"workload", "{kind: poisson, rate_rps: 3}"}.
+  // Used by `--set` and by sweeps. An index must name an existing list element; map keys are
+  // created when missing (the component's own key check then rejects unknown ones).
+  std::vector<std::pair<std::string, std::string>> set_values;
 };
+
+// Applies one generic override to a YAML tree; throws ConfigError naming the path on a bad
+// path or value. `source` names the override in messages (e.g. "--set").
+void ApplyOverride(YAML::Node root, const std::string& path, const std::string& value,
+                   const std::string& source);
 
 struct Scenario {
   std::string name;

@@ -159,6 +159,24 @@ TEST_CASE("evaluate compares every built-in router on the built-in paper scenari
   CHECK(std::filesystem::exists(dir.Path("out/static_opt-6.7b/summary.json")));
 }
 
+TEST_CASE("--set overrides any key and reports bad paths", "[apps][config]") {
+  ScratchDir dir("set");
+  const std::string config = dir.Write("scenario.yaml", kScenario);
+  const auto ok = RunBestserve(fmt::format(
+      "simulate --config {} --out {} --set cluster.gpu_groups[0].count=3 --set deadline.reward=soft", config,
+      dir.Path("out")));
+  INFO(ok.output);
+  REQUIRE(ok.exit_code == 0);
+  CHECK_THAT(ok.output, Catch::Contains("3 GPU(s)"));
+  CHECK_THAT(ReadAll(dir.Path("out/config.yaml")), Catch::Contains("reward: soft"));
+  const auto bad = RunBestserve(fmt::format("simulate --config {} --set cluster.gpu_groups[5].count=3", config));
+  CHECK(bad.exit_code == 3);
+  CHECK_THAT(bad.output, Catch::Contains("--set cluster.gpu_groups[5].count: no list element [5] there"));
+  const auto unknown = RunBestserve(fmt::format("simulate --config {} --set cluster.speed=3", config));
+  CHECK(unknown.exit_code == 3);
+  CHECK_THAT(unknown.output, Catch::Contains("unknown key 'speed'"));
+}
+
 TEST_CASE("usage errors exit with code 2", "[apps][errors]") {
   CHECK(RunBestserve("").exit_code == 2);
   CHECK(RunBestserve("simulate --no-such-flag").exit_code == 2);
