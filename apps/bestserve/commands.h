@@ -13,5 +13,6 @@ namespace bestserve::app {
 void AddSimulateCommand(CLI::App& app);
 void AddEvaluateCommand(CLI::App& app);
 void AddWorkloadCommand(CLI::App& app);
+void AddSweepCommand(CLI::App& app);
 
 }  // namespace bestserve::app

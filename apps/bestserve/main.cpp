@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   bestserve::app::AddSimulateCommand(app);
   bestserve::app::AddEvaluateCommand(app);
   bestserve::app::AddWorkloadCommand(app);
+  bestserve::app::AddSweepCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
