@@ -1,0 +1,72 @@
+// The policy's observation, built from what a gateway knows. Shared, byte for byte, by the
+// trainer's environment, the simulator's policy router and the deployable router library, so a
+// policy sees in deployment exactly the encoding it was trained on.
+//
+// Encoding "paper-v1" (the paper's state: task, per-model batch, arrival-rate estimate):
+//
+//   | index               | value                                                        |
+//   |---------------------|--------------------------------------------------------------|
+//   | 0 .. T-1            | one-hot of the request's task                                |
+//   | T .. T+M-1          | log1p(in_flight[m]) / log1p(in_flight_scale): per-model batch |
+//   |                     |   (requests dispatched and unfinished, running + queued)     |
+//   | T+M                 | log1p(rate_rps) / log1p(rate_scale_rps): the rate estimate   |
+//
+// Logarithms keep a burst of hundreds in flight from swamping the network's inputs while still
+// separating 0, 1 and 2 (which decide whether OPT-6.7B meets its deadline); the scales map the
+// paper's ranges (batches up to ~64, rates up to 48 rps) to about [0, 1]. Values beyond the
+// scales exceed 1; nothing is clipped.
+//
+// Encoding "extended-v1" appends, per model, log1p(queued[m]) / log1p(in_flight_scale), so a
+// policy can tell a full batch from a queue. Dimensions: paper-v1 T + M + 1, extended-v1
+// T + 2M + 1.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace bestserve {
+
+enum class ObservationEncoding : int32_t { kPaperV1 = 1, kExtendedV1 = 2 };
+
+struct ObservationSpec {
+  ObservationEncoding encoding = ObservationEncoding::kPaperV1;
+  int32_t num_tasks = 0;
+  int32_t num_models = 0;
+  float in_flight_scale = 64.0f;
+  float rate_scale_rps = 64.0f;
+
+  int32_t size() const {
+    return num_tasks + num_models * (encoding == ObservationEncoding::kExtendedV1 ? 2 : 1) + 1;
+  }
+};
+
+// What the gateway knows at a decision. Arrays have num_models entries.
+struct GatewayState {
+  int32_t task = 0;
+  const int32_t* in_flight = nullptr;  // per model: running + queued
+  const int32_t* queued = nullptr;     // per model; read by extended-v1 only
+  double arrival_rate_rps = 0.0;
+};
+
+// Writes spec.size() floats to `out`. Preconditions: 0 <= state.task < num_tasks, arrays set.
+inline void EncodeObservation(const ObservationSpec& spec, const GatewayState& state, float* out) {
+  for (int32_t t = 0; t < spec.num_tasks; ++t) out[t] = t == state.task ? 1.0f : 0.0f;
+  const float batch_norm = 1.0f / std::log1p(spec.in_flight_scale);
+  float* p = out + spec.num_tasks;
+  for (int32_t m = 0; m < spec.num_models; ++m) {
+    *p++ = std::log1p(static_cast<float>(state.in_flight[m])) * batch_norm;
+  }
+  *p++ = static_cast<float>(std::log1p(state.arrival_rate_rps) / std::log1p(static_cast<double>(spec.rate_scale_rps)));
+  if (spec.encoding == ObservationEncoding::kExtendedV1) {
+    for (int32_t m = 0; m < spec.num_models; ++m) {
+      *p++ = std::log1p(static_cast<float>(state.queued[m])) * batch_norm;
+    }
+  }
+}
+
+inline const char* ToString(ObservationEncoding e) {
+  return e == ObservationEncoding::kExtendedV1 ? "extended-v1" : "paper-v1";
+}
+
+}  // namespace bestserve
