@@ -14,5 +14,6 @@ void AddSimulateCommand(CLI::App& app);
 void AddEvaluateCommand(CLI::App& app);
 void AddWorkloadCommand(CLI::App& app);
 void AddSweepCommand(CLI::App& app);
+void AddProfileCommand(CLI::App& app);
 
 }  // namespace bestserve::app

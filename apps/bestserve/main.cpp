@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   bestserve::app::AddEvaluateCommand(app);
   bestserve::app::AddWorkloadCommand(app);
   bestserve::app::AddSweepCommand(app);
+  bestserve::app::AddProfileCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
