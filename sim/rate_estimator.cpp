@@ -2,77 +2,26 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cmath>
 
 namespace bestserve {
 
-namespace {
-constexpr double kMinSpanS = 1e-6;
-}  // namespace
-
-LastKRateEstimator::LastKRateEstimator(int k) : k_(k), times_(static_cast<size_t>(k) + 1, 0.0) {
-  BS_CHECK(k >= 1);
-}
-
-void LastKRateEstimator::Reset() {
-  next_ = 0;
-  count_ = 0;
-}
-
-double LastKRateEstimator::Observe(const Request& request) {
-  times_[next_] = request.arrival_s;
-  next_ = (next_ + 1) % times_.size();
-  count_ = std::min(count_ + 1, times_.size());
-  if (count_ < 2) return 0.0;
-  // The oldest stored time is at next_ when the ring is full, else at 0.
-  const size_t oldest = count_ == times_.size() ? next_ : 0;
-  const double span = std::max(request.arrival_s - times_[oldest], kMinSpanS);
-  return static_cast<double>(count_ - 1) / span;
-}
-
-std::string LastKRateEstimator::Describe() const { return fmt::format("last_k(k={})", k_); }
-
+LastKRateEstimator::LastKRateEstimator(int k) : rate_(k) { BS_CHECK(k >= 1); }
+void LastKRateEstimator::Reset() { rate_.Reset(); }
+double LastKRateEstimator::Observe(const Request& request) { return rate_.Observe(request.arrival_s); }
+std::string LastKRateEstimator::Describe() const { return fmt::format("last_k(k={})", rate_.k()); }
 std::unique_ptr<RateEstimator> LastKRateEstimator::Clone() const {
-  return std::make_unique<LastKRateEstimator>(k_);
+  return std::make_unique<LastKRateEstimator>(rate_.k());
 }
 
-EwmaRateEstimator::EwmaRateEstimator(double half_life_s) : half_life_s_(half_life_s) {
-  BS_CHECK(half_life_s > 0.0);
-}
-
-void EwmaRateEstimator::Reset() {
-  seen_ = false;
-  has_gap_ = false;
-  mean_gap_s_ = 0.0;
-}
-
-double EwmaRateEstimator::Observe(const Request& request) {
-  if (!seen_) {
-    seen_ = true;
-    last_arrival_s_ = request.arrival_s;
-    return 0.0;
-  }
-  const double gap = request.arrival_s - last_arrival_s_;
-  last_arrival_s_ = request.arrival_s;
-  if (!has_gap_) {
-    mean_gap_s_ = gap;
-    has_gap_ = true;
-  } else {
-    // Weight of the old mean decays with the time elapsed, so a burst is seen within about
-    // one half-life whatever the rate.
-    const double keep = std::exp2(-gap / half_life_s_);
-    mean_gap_s_ = keep * mean_gap_s_ + (1.0 - keep) * gap;
-  }
-  return 1.0 / std::max(mean_gap_s_, kMinSpanS);
-}
-
+EwmaRateEstimator::EwmaRateEstimator(double half_life_s) : rate_(half_life_s) { BS_CHECK(half_life_s > 0.0); }
+void EwmaRateEstimator::Reset() { rate_.Reset(); }
+double EwmaRateEstimator::Observe(const Request& request) { return rate_.Observe(request.arrival_s); }
 std::string EwmaRateEstimator::Describe() const {
-  return fmt::format("ewma(half_life_s={})", half_life_s_);
+  return fmt::format("ewma(half_life_s={})", rate_.half_life_s());
 }
-
 std::unique_ptr<RateEstimator> EwmaRateEstimator::Clone() const {
-  return std::make_unique<EwmaRateEstimator>(half_life_s_);
+  return std::make_unique<EwmaRateEstimator>(rate_.half_life_s());
 }
 
 double TrueRateEstimator::Observe(const Request& request) {

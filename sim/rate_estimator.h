@@ -16,6 +16,7 @@
 //
 // Gaps of zero (simultaneous arrivals) are legal; the span used by last_k is floored at one
 // microsecond so that the estimate stays finite, a documented rule rather than a silent one.
+// The arithmetic lives in router/rate_tracker.h, shared with the deployable router library.
 #pragma once
 
 #include <memory>
@@ -25,6 +26,7 @@
 
 #include "common/config.h"
 #include "common/request.h"
+#include "router/rate_tracker.h"
 
 namespace bestserve {
 
@@ -49,10 +51,7 @@ class LastKRateEstimator : public RateEstimator {
   std::unique_ptr<RateEstimator> Clone() const override;
 
  private:
-  int k_;
-  std::vector<double> times_;  // ring of the last k+1 arrival times
-  size_t next_ = 0;
-  size_t count_ = 0;
+  LastKRate rate_;
 };
 
 class EwmaRateEstimator : public RateEstimator {
@@ -64,11 +63,7 @@ class EwmaRateEstimator : public RateEstimator {
   std::unique_ptr<RateEstimator> Clone() const override;
 
  private:
-  double half_life_s_;
-  double last_arrival_s_ = 0.0;
-  double mean_gap_s_ = 0.0;
-  bool seen_ = false;
-  bool has_gap_ = false;
+  EwmaRate rate_;
 };
 
 class TrueRateEstimator : public RateEstimator {
