@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
+#include "workloads/request_sink.h"
+
 namespace bestserve {
 
 std::unique_ptr<WorkloadGenerator> PoissonWorkload::FromConfig(const ConfigNode& section) {
@@ -20,12 +25,18 @@ std::unique_ptr<WorkloadGenerator> PoissonWorkload::FromConfig(const ConfigNode&
 
 Workload PoissonWorkload::Generate(const WorkloadContext& ctx) const {
   BS_CHECK(ctx.tasks != nullptr);
-  const TaskMix mix = TaskMix::Parse(settings_.task_mix, *ctx.tasks);
+  const TaskMixSchedule mix = TaskMixSchedule::Parse(settings_.task_mix, *ctx.tasks);
   Rng arrivals(DeriveSeed(ctx.seed, "arrivals"));
-  Rng task_rng(DeriveSeed(ctx.seed, "tasks"));
-  Rng lengths(DeriveSeed(ctx.seed, "lengths"));
   Workload workload;
-  if (settings_.num_requests > 0) workload.reserve(static_cast<size_t>(settings_.num_requests));
+  if (settings_.num_requests > 0) {
+    workload.reserve(static_cast<size_t>(settings_.num_requests));
+  } else {
+    // The expected count plus five standard deviations: one allocation almost always.
+    const double expected = settings_.rate_rps * settings_.duration_s;
+    workload.reserve(
+        static_cast<size_t>(std::min(expected + 5.0 * std::sqrt(expected) + 16.0, 1e8)));
+  }
+  RequestSink sink(ctx, mix, &workload);
   double t = settings_.start_s;
   const double end_s = settings_.start_s + settings_.duration_s;
   while (true) {
@@ -35,15 +46,7 @@ Workload PoissonWorkload::Generate(const WorkloadContext& ctx) const {
     } else if (t >= end_s) {
       break;
     }
-    Request r;
-    r.id = static_cast<int64_t>(workload.size());
-    r.arrival_s = t;
-    r.task = mix.Sample(task_rng);
-    const TaskSpec& task = ctx.tasks->task(r.task);
-    r.prompt_tokens = task.prompt_tokens.Sample(lengths);
-    r.output_tokens = task.output_tokens.Sample(lengths);
-    r.nominal_rate_rps = settings_.rate_rps;
-    workload.push_back(r);
+    sink.Add(t, settings_.rate_rps);
   }
   return workload;
 }

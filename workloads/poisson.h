@@ -5,7 +5,7 @@
 //   | rate_rps      | arrival rate, requests per second (> 0)              | required |
 //   | duration_s    | stop at this time (exclusive)                        | 40       |
 //   | num_requests  | stop after this many requests (instead of duration)  | -        |
-//   | task_mix      | see task_mix.h                                       | uniform  |
+//   | task_mix      | see task_mix.h (a fixed mix or a schedule)           | uniform  |
 //   | start_s       | time of the origin; the first arrival is after it    | 0        |
 //
 // Inter-arrival gaps are exponential, drawn from the "arrivals" stream; tasks from "tasks";
@@ -21,8 +21,8 @@ namespace bestserve {
 
 struct PoissonSettings {
   double rate_rps = 1.0;
-  double duration_s = 40.0;   // used when num_requests == 0
-  int64_t num_requests = 0;   // > 0: a request count instead of a duration
+  double duration_s = 40.0;  // used when num_requests == 0
+  int64_t num_requests = 0;  // > 0: a request count instead of a duration
   double start_s = 0.0;
   std::optional<ConfigNode> task_mix;  // parsed against the task table at generation
 };

@@ -5,15 +5,22 @@
 #include <filesystem>
 #include <functional>
 
+#include "workloads/maf_like.h"
+#include "workloads/mmpp.h"
 #include "workloads/poisson.h"
 #include "workloads/request_csv.h"
+#include "workloads/trace_workload.h"
+#include "workloads/unpredictable.h"
+#include "workloads/workload_config.h"
+#include "workloads/workload_ops.h"
 
 namespace bestserve {
 namespace {
 
 // Replays a request CSV written by `bestserve workload generate` or by hand.
-//   | key  | meaning                                               |
-//   | path | the CSV file; relative paths resolve against the config |
+//   | key  | meaning                                                        |
+//   | path | the CSV file; relative paths as in workload_config.h (config's   |
+//   |      | folder, then the data folder)                                   |
 class CsvWorkload : public WorkloadGenerator {
  public:
   explicit CsvWorkload(std::string path) : path_(std::move(path)) {}
@@ -25,12 +32,6 @@ class CsvWorkload : public WorkloadGenerator {
  private:
   std::string path_;
 };
-
-std::string ResolvePath(const std::string& path, const std::string& base_dir) {
-  const std::filesystem::path p(path);
-  if (p.is_absolute() || base_dir.empty()) return path;
-  return (std::filesystem::path(base_dir) / p).string();
-}
 
 using Factory =
     std::function<std::unique_ptr<WorkloadGenerator>(const ConfigNode&, const std::string&)>;
@@ -44,10 +45,31 @@ const std::vector<Entry>& Registry() {
   static const std::vector<Entry> entries = {
       {"poisson",
        [](const ConfigNode& s, const std::string&) { return PoissonWorkload::FromConfig(s); }},
+      {"unpredictable1",
+       [](const ConfigNode& s, const std::string&) {
+         return SegmentedRateWorkload::Unpredictable1FromConfig(s);
+       }},
+      {"unpredictable2",
+       [](const ConfigNode& s, const std::string&) {
+         return SegmentedRateWorkload::Unpredictable2FromConfig(s);
+       }},
+      {"mmpp", [](const ConfigNode& s, const std::string&) { return MmppWorkload::FromConfig(s); }},
+      {"maf1_like",
+       [](const ConfigNode& s, const std::string&) {
+         return ModulatedWorkload::FromConfig(s, "maf1_like", ModulatedSettings::Maf1Defaults());
+       }},
+      {"maf2_like",
+       [](const ConfigNode& s, const std::string&) {
+         return ModulatedWorkload::FromConfig(s, "maf2_like", ModulatedSettings::Maf2Defaults());
+       }},
+      {"trace", [](const ConfigNode& s,
+                   const std::string& base) { return TraceWorkload::FromConfig(s, base); }},
+      {"merge", [](const ConfigNode& s,
+                   const std::string& base) { return MergeWorkload::FromConfig(s, base); }},
       {"csv",
        [](const ConfigNode& s, const std::string& base) -> std::unique_ptr<WorkloadGenerator> {
          s.CheckKeys({"kind", "path"});
-         return std::make_unique<CsvWorkload>(ResolvePath(s.GetString("path"), base));
+         return std::make_unique<CsvWorkload>(ResolveDataPath(s.GetString("path"), base));
        }},
   };
   return entries;

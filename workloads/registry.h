@@ -8,7 +8,20 @@
 //     rate_rps: 2.0
 //     duration_s: 40
 //
-// An unknown kind lists the valid ones.
+// An unknown kind lists the valid ones. The kinds, each documented in its header and in
+// docs/workloads.md:
+//
+//   | kind           | header            | what                                             |
+//   |----------------|-------------------|--------------------------------------------------|
+//   | poisson        | poisson.h         | the paper's stable workload                      |
+//   | unpredictable1 | unpredictable.h   | the paper's unpredictable workload #1            |
+//   | unpredictable2 | unpredictable.h   | the paper's unpredictable workload #2            |
+//   | mmpp           | mmpp.h            | Markov-modulated Poisson (CTMC or semi-Markov)   |
+//   | maf1_like      | maf_like.h        | steady, fitted to Azure Functions 2019           |
+//   | maf2_like      | maf_like.h        | bursty, fitted to Azure LLM inference 2023       |
+//   | trace          | trace_workload.h  | replay of a production trace (5 formats)         |
+//   | merge          | workload_ops.h    | superposition of other workloads                 |
+//   | csv            | request_csv.h     | replay of a saved request CSV                    |
 #pragma once
 
 #include <memory>

@@ -48,7 +48,8 @@ struct FitFlags {
 void RunGenerate(const GenerateFlags& flags) {
   const WorkloadRunConfig config = LoadWorkloadRunConfig(flags.config, flags.seed);
   const GeneratedWorkload generated = GenerateWorkload(config);
-  const WorkloadStats stats = ComputeStats(ArrivalDataFromWorkload(generated.workload, generated.tasks));
+  const WorkloadStats stats =
+      ComputeStats(ArrivalDataFromWorkload(generated.workload, generated.tasks));
   WriteFileAtomically(flags.out, FormatRequestCsv(generated.workload, generated.tasks));
   fmt::print("bestserve workload generate: {}\n", config.source);
   fmt::print("  seed {}, tasks {}\n  {}\n", config.seed, config.tasks_path, generated.description);
@@ -79,16 +80,17 @@ void Plot(const StatsFlags& flags, const ArrivalData& data) {
     }
   }
   const std::string title = std::filesystem::path(flags.file).filename().string();
-  const std::string command = fmt::format("'{}' '{}' --out '{}' --title '{}'", flags.python,
-                                          script, flags.plot, title);
+  const std::string command =
+      fmt::format("'{}' '{}' --out '{}' --title '{}'", flags.python, script, flags.plot, title);
   FILE* pipe = ::popen(command.c_str(), "w");
   if (pipe == nullptr) throw Error(fmt::format("--plot: cannot run {}", command));
   std::fwrite(csv.data(), 1, csv.size(), pipe);
   const int status = ::pclose(pipe);
   if (status != 0) {
-    throw Error(fmt::format("--plot: '{}' failed (status {}); it needs matplotlib (Debian's "
-                            "/usr/bin/python3 has it; choose another with --python)",
-                            command, status));
+    throw Error(
+        fmt::format("--plot: '{}' failed (status {}); it needs matplotlib (Debian's "
+                    "/usr/bin/python3 has it; choose another with --python)",
+                    command, status));
   }
 }
 
@@ -116,8 +118,9 @@ void RunFit(const FitFlags& flags) {
   if (replicates < 2) ThrowConfigError("--replicates: expected >= 2, got {}", replicates);
   const MafFit fit = maf1 ? FitMaf1(flags.trace, replicates, flags.seed)
                           : FitMaf2(flags.trace, replicates, flags.seed);
-  std::string command = fmt::format("bestserve workload fit {} --trace {} --replicates {} --seed {}",
-                                    flags.kind, flags.trace, replicates, flags.seed);
+  std::string command =
+      fmt::format("bestserve workload fit {} --trace {} --replicates {} --seed {}", flags.kind,
+                  flags.trace, replicates, flags.seed);
   if (!flags.out.empty()) command += fmt::format(" --out {}", flags.out);
   const std::string yaml = FormatMafFitYaml(fit, command);
   if (flags.out.empty()) {
@@ -136,8 +139,9 @@ void AddWorkloadCommand(CLI::App& app) {
   cmd->require_subcommand(1);
 
   auto generate = std::make_shared<GenerateFlags>();
-  auto* gen = cmd->add_subcommand("generate", "Generate the workload a config describes into a "
-                                              "request CSV (written atomically)");
+  auto* gen = cmd->add_subcommand("generate",
+                                  "Generate the workload a config describes into a "
+                                  "request CSV (written atomically)");
   gen->add_option("--config", generate->config,
                   "YAML with `workload` (and optionally `seed`, `tasks`); a scenario file works")
       ->required()
@@ -148,8 +152,9 @@ void AddWorkloadCommand(CLI::App& app) {
 
   auto stats = std::make_shared<StatsFlags>();
   auto* st = cmd->add_subcommand(
-      "stats", "Count, duration, mean rate, peak-to-mean (1 s, 60 s), inter-arrival CV, task "
-               "mix and token quantiles of a request CSV or a trace");
+      "stats",
+      "Count, duration, mean rate, peak-to-mean (1 s, 60 s), inter-arrival CV, task "
+      "mix and token quantiles of a request CSV or a trace");
   st->add_option("file", stats->file, "Request CSV or trace file (.csv, .csv.gz, .jsonl)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -163,7 +168,8 @@ void AddWorkloadCommand(CLI::App& app) {
   st->add_option("--seed", stats->seed, "Seed of the azure_functions_2019 spread")
       ->capture_default_str();
   st->add_flag("--json", stats->json, "Print JSON instead of text");
-  st->add_option("--plot", stats->plot, "Also draw the rate over time (1 s and 60 s bins) to this PNG");
+  st->add_option("--plot", stats->plot,
+                 "Also draw the rate over time (1 s and 60 s bins) to this PNG");
   st->add_option("--python", stats->python, "Python with matplotlib, for --plot")
       ->capture_default_str();
   st->add_option("--plot-script", stats->plot_script,
@@ -172,10 +178,13 @@ void AddWorkloadCommand(CLI::App& app) {
 
   auto fit = std::make_shared<FitFlags>();
   auto* ft = cmd->add_subcommand(
-      "fit", "Fit maf1_like (to an Azure Functions 2019 file) or maf2_like (to an Azure LLM "
-             "trace) and print the fit YAML (workloads/fits/)");
+      "fit",
+      "Fit maf1_like (to an Azure Functions 2019 file) or maf2_like (to an Azure LLM "
+      "trace) and print the fit YAML (workloads/fits/)");
   ft->add_option("target", fit->kind, "maf1 or maf2")->required();
-  ft->add_option("--trace", fit->trace, "The trace to fit to")->required()->check(CLI::ExistingFile);
+  ft->add_option("--trace", fit->trace, "The trace to fit to")
+      ->required()
+      ->check(CLI::ExistingFile);
   ft->add_option("--replicates", fit->replicates,
                  "Generator runs per statistic (default 20 for maf1, 32 for maf2)");
   ft->add_option("--seed", fit->seed, "Seed of the replicates")->capture_default_str();
