@@ -14,9 +14,9 @@
 namespace bestserve {
 
 struct EnvSpec {
-  int observation_size = 0;           // floats per observation
-  int num_actions = 0;                // actions are 0 .. num_actions-1
-  std::string observation_encoding;   // versioned name, e.g. "paper-v1"
+  int observation_size = 0;          // floats per observation
+  int num_actions = 0;               // actions are 0 .. num_actions-1
+  std::string observation_encoding;  // versioned name, e.g. "paper-v1"
   std::vector<std::string> action_names;
 };
 
@@ -40,11 +40,19 @@ struct StepResult {
   bool episode_over = false;
 };
 
+// Contract (the trainer's checkpoint/resume depends on it, see agent/trainer.h): an episode is a
+// pure function of its seed and the actions applied. Reset(seed) followed by the same actions
+// must give the same observations and transitions, bit for bit, whatever happened before the
+// Reset: draw all randomness from engines seeded by `episode_seed`, read no clock, and carry no
+// state from one episode into the next. The trainer rebuilds an interrupted episode by calling
+// Reset with its seed and replaying its logged actions, and refuses to resume (naming the
+// checkpoint) when the replayed observation differs from the recorded one.
 class Environment {
  public:
   virtual ~Environment() = default;
   virtual const EnvSpec& spec() const = 0;
-  // Starts a new episode; `episode_seed` makes it reproducible. Returns the first observation.
+  // Starts a new episode (abandoning any unfinished one); `episode_seed` makes it reproducible.
+  // Returns the first observation.
   virtual std::vector<float> Reset(uint64_t episode_seed) = 0;
   // Applies `action` to the pending decision. Precondition: 0 <= action < spec().num_actions
   // and the episode is not over.

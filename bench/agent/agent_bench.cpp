@@ -1,0 +1,220 @@
+// agent_bench: throughput of a full Double-DQN update (online forward on s and s', target
+// forward on s', backward, Adam) for the paper's network readings, fast path and libtorch CPU
+// in the same run, single thread; plus the trainer loop's own overhead on a trivial environment.
+//
+//   build-agent/bench/agent/agent_bench [--seconds 3] [--batch 1024] [--no-torch]
+//
+// FLOPs are counted densely (2 per multiply-add): three forward passes of the batch
+// (online on s, online on s', target on s'), weight gradients of every layer and input
+// gradients of every layer but the first. The fast path skips the zero columns of the output
+// layer's gradient, so its nominal FLOP/s slightly overstates the arithmetic it performs.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/fast_learner.h"
+#include "agent/learner.h"
+#include "agent/trainer.h"
+#include "common/rng.h"
+#if BESTSERVE_BENCH_HAS_TORCH
+#include "agent/torch_learner.h"
+#endif
+
+namespace bestserve {
+namespace {
+
+constexpr double kPeakGflopsPerCore = 222.0;  // fp32, AVX-512 FMA, this machine's class
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+std::string GitCommit() {
+  std::string out;
+  FILE* pipe = popen("git -C " BESTSERVE_SOURCE_DIR " describe --always --dirty 2>/dev/null", "r");
+  if (pipe == nullptr) return "unknown";
+  char buffer[128];
+  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
+  pclose(pipe);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out.empty() ? "unknown" : out;
+}
+
+double NominalFlopsPerUpdate(const MlpShape& shape, int batch) {
+  double forward_macs = 0.0;
+  double input_grad_macs = 0.0;
+  for (int l = 0; l < shape.num_layers(); ++l) {
+    const double macs = static_cast<double>(shape.LayerInputs(l)) * shape.LayerOutputs(l);
+    forward_macs += macs;
+    if (l > 0) input_grad_macs += macs;
+  }
+  return 2.0 * batch * (3.0 * forward_macs + forward_macs + input_grad_macs);
+}
+
+TransitionBatch RandomBatch(const MlpShape& shape, int batch, Rng& rng) {
+  TransitionBatch b;
+  b.Resize(batch, shape.input_size);
+  for (auto& v : b.observations) v = static_cast<float>(rng.Uniform(-1.0, 1.0));
+  for (auto& v : b.next_observations) v = static_cast<float>(rng.Uniform(-1.0, 1.0));
+  for (auto& a : b.actions) a = static_cast<int32_t>(rng.UniformIndex(shape.num_actions));
+  for (auto& r : b.rewards) r = static_cast<float>(rng.Uniform01());
+  for (auto& t : b.terminals) t = rng.Bernoulli(0.01) ? 1.0f : 0.0f;
+  return b;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// Updates per second: the median and the best of ten windows of seconds/10 each, after a
+// warm-up. The best window is the figure least disturbed by other processes on a shared machine.
+struct Rate {
+  double median = 0.0;
+  double best = 0.0;
+};
+
+Rate MeasureUpdates(QLearner& learner, const TransitionBatch& batch, double seconds) {
+  for (int i = 0; i < 5; ++i) learner.Update(batch);
+  std::vector<double> rates;
+  for (int window = 0; window < 10; ++window) {
+    int64_t updates = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0.0;
+    do {
+      learner.Update(batch);
+      ++updates;
+      elapsed = Seconds(start);
+    } while (elapsed < seconds / 10.0);
+    rates.push_back(static_cast<double>(updates) / elapsed);
+  }
+  std::sort(rates.begin(), rates.end());
+  return {0.5 * (rates[4] + rates[5]), rates.back()};
+}
+
+void Report(const std::string& backend, const MlpShape& shape, int batch, Rate rate) {
+  const double flops = NominalFlopsPerUpdate(shape, batch);
+  fmt::print("{:<10} {:<14} {:>6} {:>10.0f} {:>10.0f} {:>9.1f} {:>8.1f}% {:>12.1f}\n", backend,
+             shape.ToString(), batch, rate.median, rate.best, flops * rate.best / 1e9,
+             100.0 * flops * rate.best / 1e9 / kPeakGflopsPerCore, 1.2e6 / rate.best / 60.0);
+}
+
+// A trivial environment: the trainer loop's own cost (acting, replay, RNG) without a simulator.
+class NullEnvironment final : public Environment {
+ public:
+  explicit NullEnvironment(int observation_size) {
+    spec_.observation_size = observation_size;
+    spec_.num_actions = 3;
+    spec_.observation_encoding = "bench-null-v1";
+  }
+  const EnvSpec& spec() const override { return spec_; }
+  std::vector<float> Reset(uint64_t episode_seed) override {
+    rng_ = Rng(episode_seed);
+    return Observe();
+  }
+  StepResult Step(int32_t action) override {
+    StepResult result;
+    Transition t;
+    t.observation = last_;
+    t.action = action;
+    t.reward = static_cast<float>(rng_.Uniform01());
+    result.observation = Observe();
+    t.next_observation = result.observation;
+    result.completed.push_back(std::move(t));
+    return result;
+  }
+
+ private:
+  std::vector<float> Observe() {
+    last_.resize(static_cast<size_t>(spec_.observation_size));
+    for (auto& v : last_) v = static_cast<float>(rng_.Uniform01());
+    return last_;
+  }
+  EnvSpec spec_;
+  Rng rng_{0};
+  std::vector<float> last_;
+};
+
+}  // namespace
+}  // namespace bestserve
+
+int main(int argc, char** argv) {
+  using namespace bestserve;
+  CLI::App app{"agent_bench: Double-DQN update throughput"};
+  double seconds = 3.0;
+  int batch_size = 1024;
+  bool no_torch = false;
+  std::string only;
+  int64_t loop_iterations = 20000;
+  app.add_option("--seconds", seconds, "measuring time per configuration");
+  app.add_option("--batch", batch_size, "transitions per update");
+  app.add_option("--loop-iterations", loop_iterations, "trainer-loop iterations to time");
+  app.add_flag("--no-torch", no_torch, "skip the libtorch backend");
+  app.add_option("--network", only, "only this network, e.g. 8-256-3");
+  CLI11_PARSE(app, argc, argv);
+
+  fmt::print("machine: {}\nbuild type: {}\nBESTSERVE_NATIVE: {}\ncommit: {}\nthreads: 1\n",
+             CpuModel(), BESTSERVE_BUILD_TYPE, BESTSERVE_BENCH_NATIVE ? "ON" : "OFF", GitCommit());
+#if BESTSERVE_BENCH_HAS_TORCH
+  SetTorchThreads(1);
+  fmt::print("libtorch: {}\n", TorchVersion());
+#endif
+  fmt::print("peak assumed: {} GFLOP/s fp32 per core\n\n", kPeakGflopsPerCore);
+  fmt::print("{:<10} {:<14} {:>6} {:>10} {:>10} {:>9} {:>9} {:>12}\n", "backend", "network",
+             "batch", "upd/s med", "upd/s best", "GFLOP/s", "of peak", "1.2M (min)");
+
+  std::vector<MlpShape> shapes;
+  for (MlpShape shape : {MlpShape{8, {256}, 3}, MlpShape{8, {256, 256}, 3}}) {
+    if (only.empty() || only == shape.ToString()) shapes.push_back(shape);
+  }
+  LearnerSettings settings;
+  const LearnerHyperparameters hp = LearnerHyperparameters::From(settings);
+  for (const MlpShape& shape : shapes) {
+    Rng rng(12345);
+    const LearnerState state = FreshLearnerState(InitMlpParameters(shape, rng));
+    const TransitionBatch batch = RandomBatch(shape, batch_size, rng);
+    auto fast = MakeFastLearner(shape, hp, state);
+    Report("fast", shape, batch_size, MeasureUpdates(*fast, batch, seconds));
+#if BESTSERVE_BENCH_HAS_TORCH
+    if (!no_torch) {
+      auto torch_learner = MakeTorchLearner(shape, hp, state, "cpu");
+      Report("torch-cpu", shape, batch_size, MeasureUpdates(*torch_learner, batch, seconds));
+    }
+#endif
+  }
+
+  // The whole trainer loop on a trivial environment: one decision + one update per iteration.
+  fmt::print("\ntrainer loop (null environment, learning from the first batch):\n");
+  for (const MlpShape& shape : shapes) {
+    LearnerSettings loop = settings;
+    loop.hidden_sizes = shape.hidden_sizes;
+    loop.iterations = loop_iterations;
+    loop.batch_size = batch_size;
+    loop.learning_starts = batch_size;
+    loop.replay_capacity = std::max<int64_t>(batch_size, 100'000);
+    loop.checkpoint_every_iterations = 0;
+    loop.eval_every_iterations = 0;
+    NullEnvironment env(shape.input_size);
+    Trainer trainer(loop, 7, env, MakeFastLearner);
+    const auto start = std::chrono::steady_clock::now();
+    trainer.Run();
+    const double elapsed = Seconds(start);
+    const double rate = static_cast<double>(loop_iterations) / elapsed;
+    fmt::print(
+        "fast       {:<14} {:>12.0f} iterations/s  -> 1.2M iterations in {:.1f} min "
+        "(+ environment cost)\n",
+        shape.ToString(), rate, 1.2e6 / rate / 60.0);
+  }
+  return 0;
+}
