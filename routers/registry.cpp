@@ -6,7 +6,9 @@
 #include <cmath>
 #include <numeric>
 
+#include "agent/policy_io.h"
 #include "routers/builtin.h"
+#include "routers/policy_router.h"
 
 namespace bestserve {
 namespace {
@@ -77,6 +79,30 @@ std::unique_ptr<RoutingPolicy> MakeThreshold(std::vector<double> thresholds, con
   return std::make_unique<ThresholdRouter>(ModelsByMeanQuality(ctx), std::move(thresholds));
 }
 
+std::unique_ptr<RoutingPolicy> MakePolicy(const std::string& path, const RouterContext& ctx) {
+  PolicyWeights weights = LoadPolicyWeights(path);
+  const PolicyMetadata metadata = PolicyMetadataOf(weights, path);
+  if (metadata.model_names != ctx.system->model_names) {
+    ThrowConfigError("{}: the policy routes to models [{}] but the scenario serves [{}] (same names, same order "
+                     "needed)",
+                     path, fmt::join(metadata.model_names, ", "), fmt::join(ctx.system->model_names, ", "));
+  }
+  std::vector<std::string> tasks;
+  for (const auto& t : ctx.tasks->tasks()) tasks.push_back(t.name);
+  if (metadata.task_names != tasks) {
+    ThrowConfigError("{}: the policy knows tasks [{}] but the scenario's task table has [{}]", path,
+                     fmt::join(metadata.task_names, ", "), fmt::join(tasks, ", "));
+  }
+  const std::string estimator = DescribeRateEstimator(metadata.rate_estimator);
+  if (!ctx.rate_estimator.empty() && estimator != ctx.rate_estimator) {
+    ThrowConfigError("{}: the policy was trained with rate estimator {} but the scenario uses {}; set "
+                     "`rate_estimator` to match",
+                     path, estimator, ctx.rate_estimator);
+  }
+  return std::make_unique<PolicyRouter>(MlpPolicy(weights.shape, std::move(weights.parameters)),
+                                        metadata.observation, "policy:" + path);
+}
+
 }  // namespace
 
 std::vector<double> DefaultThresholds(size_t num_models) {
@@ -89,7 +115,9 @@ std::vector<double> DefaultThresholds(size_t num_models) {
   return thresholds;
 }
 
-std::vector<std::string> RouterNames() { return {"static:<model>", "random", "threshold", "greedy"}; }
+std::vector<std::string> RouterNames() {
+  return {"static:<model>", "random", "threshold", "greedy", "policy:<file>"};
+}
 
 std::vector<std::string> BuiltinRouterSpecs(const ServingSystem& system) {
   std::vector<std::string> specs;
@@ -122,6 +150,7 @@ std::unique_ptr<RoutingPolicy> MakeRouter(const std::string& spec, const RouterC
   if (name == "greedy" && arg.empty()) {
     return std::make_unique<GreedyRouter>(*ctx.system, *ctx.tasks, ctx.quality, 1.0);
   }
+  if (name == "policy" && !arg.empty()) return MakePolicy(arg, ctx);
   ThrowConfigError("{}: unknown router; valid routers: {}", where, fmt::join(RouterNames(), ", "));
 }
 
@@ -172,13 +201,22 @@ std::unique_ptr<RoutingPolicy> MakeRouter(const ConfigNode& spec, const RouterCo
       spec.Fail(e.what());
     }
   }
+  if (name == "policy") {
+    spec.CheckKeys({"name", "path"});
+    const ConfigNode path = spec.Child("path");
+    try {
+      return MakePolicy(path.AsString(), ctx);
+    } catch (const ConfigError& e) {
+      path.Fail(e.what());
+    }
+  }
   if (name == "greedy") {
     spec.CheckKeys({"name", "slack"});
     return std::make_unique<GreedyRouter>(*ctx.system, *ctx.tasks, ctx.quality,
                                           spec.GetPositiveDouble("slack", 1.0));
   }
   spec.Child("name").Fail(
-      fmt::format("unknown router '{}'; valid routers: static, random, threshold, greedy", name));
+      fmt::format("unknown router '{}'; valid routers: static, random, threshold, greedy, policy", name));
 }
 
 }  // namespace bestserve

@@ -2,7 +2,7 @@
 //
 // A router is named on the command line as a string ("greedy", "static:opt-6.7b",
 // "threshold:2,24") or in a config as a string or a map {name: threshold, thresholds_rps: [..]}.
-// An unknown name lists the valid ones. Learned policies plug in here later ("policy:FILE").
+// An unknown name lists the valid ones. Learned policies: "policy:FILE" (routers/policy_router.h).
 #pragma once
 
 #include <memory>
@@ -22,6 +22,8 @@ struct RouterContext {
   const TaskTable* tasks = nullptr;
   std::vector<std::vector<double>> quality;  // [task][model], the system's model order
   uint64_t seed = 0;                         // the run's master seed
+  // The scenario's rate estimator (Describe() text); a policy must have been trained with it.
+  std::string rate_estimator;
 };
 
 // From a config node (string or map). Throws ConfigError with the node's location.

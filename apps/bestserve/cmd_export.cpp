@@ -1,0 +1,24 @@
+// `bestserve export`: a trained policy as a deployable file (and TorchScript).
+#include <fmt/format.h>
+
+#include "apps/bestserve/commands.h"
+#include "exporter/export.h"
+
+namespace bestserve::app {
+
+void AddExportCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("export", "Export a trained policy for the router library (and TorchScript)");
+  auto policy = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto torchscript = std::make_shared<std::string>();
+  cmd->add_option("--policy", *policy, "A policy file or a `bestserve train` run folder")->required();
+  cmd->add_option("--out", *out, "The policy file to write (e.g. router.bsp)")->required();
+  cmd->add_option("--torchscript", *torchscript, "Also write a TorchScript module here (libtorch builds)");
+  cmd->callback([policy, out, torchscript] {
+    const ExportResult result = ExportPolicy(*policy, *out, *torchscript);
+    fmt::print("exported {}\n", result.summary);
+    if (!result.torchscript_file.empty()) fmt::print("TorchScript module: {}\n", result.torchscript_file);
+  });
+}
+
+}  // namespace bestserve::app

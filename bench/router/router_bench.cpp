@@ -1,0 +1,115 @@
+// Decision latency of the deployable router (router/router.h) for the paper's network
+// (8-256-3) and the two-hidden-layer reading (8-256-256-3), one core: single decisions (median
+// and p99 in ns, each call timed) and batches (ns per decision), with libtorch's forward of the
+// same network measured in the same run as the comparison.
+//
+//   cmake -B build -DBESTSERVE_BUILD_BENCH=ON && cmake --build build --target router_bench
+//   build/bench/router/router_bench
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "agent/weights_format.h"
+#include "bench/bench_util.h"
+#include "router/router.h"
+#include "tests/router/router_fixtures.h"
+
+using namespace bestserve;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Stats {
+  double median_ns;
+  double p99_ns;
+};
+
+Stats Summarize(std::vector<double> ns) {
+  std::sort(ns.begin(), ns.end());
+  return {ns[ns.size() / 2], ns[static_cast<size_t>(0.99 * static_cast<double>(ns.size()))]};
+}
+
+template <typename F>
+Stats TimeEach(int n, F&& f) {
+  std::vector<double> ns(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const auto start = Clock::now();
+    f(i);
+    ns[static_cast<size_t>(i)] = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+  }
+  return Summarize(std::move(ns));
+}
+
+}  // namespace
+
+int main() {
+  torch::set_num_threads(1);
+  fmt::print("router_bench: {} | build {} | commit {} | one thread\n", bench::CpuModel(), bench::BuildType(),
+             bench::GitCommit());
+  const int n = 200000;
+  const Stats timer = TimeEach(n, [](int) {});
+  fmt::print("timer overhead (empty timed call): median {:.0f} ns, p99 {:.0f} ns (included in the figures below)\n\n",
+             timer.median_ns, timer.p99_ns);
+  fmt::print("{:<14} {:>22} {:>22} {:>20} {:>22} {:>10}\n", "network", "router single (ns)", "libtorch single (ns)",
+             "router batch 1024", "libtorch batch 1024", "speedup");
+  fmt::print("{:<14} {:>22} {:>22} {:>20} {:>22} {:>10}\n", "", "median / p99", "median / p99", "(ns/decision)",
+             "(ns/decision)", "(single)");
+  for (const std::vector<int>& hidden : {std::vector<int>{256}, std::vector<int>{256, 256}}) {
+    const PolicyWeights w = testing::RandomRoutingPolicy(1, hidden);
+    const auto router = Router::FromBytes(EncodePolicyWeights(w), "bench");
+    // Inputs: a fixed set of varied states, cycled.
+    Rng rng(2);
+    const int states = 4096;
+    std::vector<int32_t> tasks(states), in_flight(states * 3);
+    std::vector<double> rates(states);
+    for (int i = 0; i < states; ++i) {
+      tasks[static_cast<size_t>(i)] = static_cast<int32_t>(rng.UniformIndex(4));
+      for (int m = 0; m < 3; ++m) in_flight[static_cast<size_t>(3 * i + m)] = static_cast<int32_t>(rng.UniformIndex(16));
+      rates[static_cast<size_t>(i)] = rng.Uniform(0.0, 50.0);
+    }
+    int sink = 0;
+    const Stats single = TimeEach(n, [&](int i) {
+      const int s = i % states;
+      sink += router->DecideWithRate(tasks[static_cast<size_t>(s)], &in_flight[static_cast<size_t>(3 * s)], nullptr,
+                                     rates[static_cast<size_t>(s)]);
+    });
+    std::vector<int32_t> out(states);
+    const auto batch_start = Clock::now();
+    const int batch_rounds = 50;
+    for (int r = 0; r < batch_rounds; ++r) {
+      router->DecideBatch(1024, tasks.data(), in_flight.data(), nullptr, rates.data(), out.data());
+    }
+    const double batch_ns =
+        std::chrono::duration<double, std::nano>(Clock::now() - batch_start).count() / (batch_rounds * 1024.0);
+
+    // libtorch: the same network as nn::Linear layers, forward under NoGradGuard.
+    torch::NoGradGuard no_grad;
+    torch::nn::Sequential net;
+    for (int layer = 0; layer < w.shape.num_layers(); ++layer) {
+      auto linear = torch::nn::Linear(w.shape.LayerInputs(layer), w.shape.LayerOutputs(layer));
+      std::memcpy(linear->weight.data_ptr<float>(), w.parameters.data() + w.shape.WeightOffset(layer),
+                  sizeof(float) * static_cast<size_t>(w.shape.LayerInputs(layer) * w.shape.LayerOutputs(layer)));
+      std::memcpy(linear->bias.data_ptr<float>(), w.parameters.data() + w.shape.BiasOffset(layer),
+                  sizeof(float) * static_cast<size_t>(w.shape.LayerOutputs(layer)));
+      net->push_back(linear);
+      if (layer + 1 < w.shape.num_layers()) net->push_back(torch::nn::ReLU());
+    }
+    const auto observations = torch::rand({states, w.shape.input_size});
+    const Stats torch_single = TimeEach(n / 10, [&](int i) {
+      sink += static_cast<int>(net->forward(observations[i % states].unsqueeze(0)).argmax(1).item<int64_t>());
+    });
+    const auto batch = observations.slice(0, 0, 1024);
+    const auto torch_start = Clock::now();
+    for (int r = 0; r < batch_rounds; ++r) sink += static_cast<int>(net->forward(batch).argmax(1)[0].item<int64_t>());
+    const double torch_batch_ns =
+        std::chrono::duration<double, std::nano>(Clock::now() - torch_start).count() / (batch_rounds * 1024.0);
+    fmt::print("{:<14} {:>10.0f} / {:<9.0f} {:>10.0f} / {:<9.0f} {:>20.0f} {:>22.0f} {:>9.1f}x\n", w.shape.ToString(),
+               single.median_ns, single.p99_ns, torch_single.median_ns, torch_single.p99_ns, batch_ns, torch_batch_ns,
+               torch_single.median_ns / single.median_ns);
+    if (sink == 42) fmt::print(" ");
+  }
+  return 0;
+}

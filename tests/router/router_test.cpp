@@ -1,0 +1,197 @@
+// The deployable router: the trainer's greedy decisions, exactly; bad files refused clearly;
+// the C API equal to the C++ one; safe from many threads.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "agent/mlp.h"
+#include "agent/policy_io.h"
+#include "router/c_api.h"
+#include "router/router.h"
+#include "routers/policy_router.h"
+#include "scenario/scenario.h"
+#include "tests/router/router_fixtures.h"
+
+namespace bestserve {
+namespace {
+
+struct RandomState {
+  int task;
+  std::vector<int32_t> in_flight;
+  std::vector<int32_t> queued;
+  double rate;
+};
+
+RandomState Draw(Rng& rng) {
+  RandomState s{static_cast<int>(rng.UniformIndex(4)), {}, {}, 0.0};
+  for (int m = 0; m < 3; ++m) {
+    // Mostly small batches (where decisions are made), sometimes bursts.
+    const int32_t queued = rng.Bernoulli(0.2) ? static_cast<int32_t>(rng.UniformIndex(50)) : 0;
+    s.queued.push_back(queued);
+    s.in_flight.push_back(queued + static_cast<int32_t>(rng.UniformIndex(rng.Bernoulli(0.8) ? 8 : 200)));
+  }
+  s.rate = rng.Bernoulli(0.5) ? rng.Uniform(0.0, 3.0) : rng.Uniform(0.0, 60.0);
+  return s;
+}
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("bestserve_router_test_" + name)).string();
+}
+
+}  // namespace
+
+TEST_CASE("router decisions equal the trainer's greedy decisions on 100,000 random observations",
+          "[router]") {
+  for (auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1}) {
+    const PolicyWeights w = testing::RandomRoutingPolicy(1, {256}, encoding);
+    const auto router = Router::FromBytes(EncodePolicyWeights(w), "random policy");
+    const MlpPolicy trainer(w.shape, w.parameters);
+    PolicyMetadata metadata;
+    REQUIRE(DecodePolicyMetadata(w.metadata, &metadata).empty());
+    Rng rng(2);
+    std::vector<float> observation(static_cast<size_t>(metadata.observation.size()));
+    std::vector<float> q_trainer(3), q_router(3), scratch(trainer.scratch_size());
+    int disagreements = 0;
+    int q_differences = 0;
+    std::vector<int> chosen(3, 0);
+    for (int i = 0; i < 100000; ++i) {
+      const RandomState s = Draw(rng);
+      EncodeObservation(metadata.observation, GatewayState{s.task, s.in_flight.data(), s.queued.data(), s.rate},
+                        observation.data());
+      const int expected = trainer.Act(observation);
+      const int got = router->DecideWithRate(s.task, s.in_flight.data(), s.queued.data(), s.rate);
+      // Not just the argmax: the Q-values themselves are the same bits.
+      trainer.QValues(observation.data(), q_trainer.data(), scratch.data());
+      router->QValues(s.task, s.in_flight.data(), s.queued.data(), s.rate, q_router.data());
+      q_differences += std::memcmp(q_trainer.data(), q_router.data(), 3 * sizeof(float)) != 0 ? 1 : 0;
+      disagreements += expected != got ? 1 : 0;
+      ++chosen[static_cast<size_t>(got)];
+    }
+    INFO("actions chosen: " << chosen[0] << " / " << chosen[1] << " / " << chosen[2]);
+    CHECK(disagreements == 0);
+    CHECK(q_differences == 0);
+    // The random network must actually use more than one action, or the check proves little.
+    CHECK(std::count_if(chosen.begin(), chosen.end(), [](int c) { return c > 1000; }) >= 2);
+  }
+}
+
+TEST_CASE("router decisions equal the simulator's policy router on every decision of a recorded run",
+          "[router]") {
+  const std::string file = TempPath("recorded.bsw");
+  SavePolicyWeights(file, testing::RandomRoutingPolicy(3));
+  ScenarioOverrides o;
+  o.rate_rps = 12.0;
+  o.duration_s = 120.0;
+  o.router = "policy:" + file;
+  const Scenario scenario = LoadScenario("", o);
+  auto policy = MakeScenarioRouter(scenario);
+  auto sim = MakeSimulator(scenario);
+  sim->Reset(MakeScenarioWorkload(scenario));
+  auto router = Router::Load(file);
+  int64_t decisions = 0;
+  int64_t mismatches = 0;
+  std::vector<int32_t> in_flight(3), queued(3);
+  while (sim->AdvanceToNextArrival()) {
+    const RouterView& view = sim->view();
+    for (int m = 0; m < 3; ++m) {
+      in_flight[static_cast<size_t>(m)] = view.models[static_cast<size_t>(m)].in_flight;
+      queued[static_cast<size_t>(m)] = view.models[static_cast<size_t>(m)].waiting;
+    }
+    const ModelId in_process = policy->Route(view);
+    // The gateway's own rate estimate from the arrival clock must equal the simulator's.
+    const int deployed = router->Route(view.task, view.now_s, in_flight.data(), queued.data());
+    REQUIRE(router->arrival_rate_rps() == view.arrival_rate_rps);
+    mismatches += in_process != deployed ? 1 : 0;
+    ++decisions;
+    sim->Dispatch(in_process);
+  }
+  sim->Drain();
+  CHECK(decisions > 1000);
+  CHECK(mismatches == 0);
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("corrupt, truncated, wrong-version and mismatched files are refused with a clear error",
+          "[router][errors]") {
+  const std::string good = EncodePolicyWeights(testing::RandomRoutingPolicy(4, {16}));
+  REQUIRE_NOTHROW(Router::FromBytes(good, "good"));
+  // Every truncation.
+  for (size_t n = 0; n < good.size(); n += 7) {
+    REQUIRE_THROWS_AS(Router::FromBytes(std::string_view(good).substr(0, n), "cut"), RouterError);
+  }
+  // A flipped byte anywhere is caught (by the checksum if by nothing earlier).
+  for (size_t i = 0; i < good.size(); i += 3) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+    REQUIRE_THROWS_AS(Router::FromBytes(bad, "flipped"), RouterError);
+  }
+  std::string wrong_version = good;
+  wrong_version[8] = 99;  // the u32 version after the 8-byte magic
+  CHECK_THROWS_WITH(Router::FromBytes(wrong_version, "v.bsp"), Catch::Contains("v.bsp") && Catch::Contains("version"));
+  // A network whose input size disagrees with its observation encoding.
+  PolicyWeights mismatched = testing::RandomRoutingPolicy(5, {16});
+  mismatched.shape.input_size = 9;
+  mismatched.parameters.resize(mismatched.shape.NumParameters(), 0.0f);
+  CHECK_THROWS_WITH(Router::FromBytes(EncodePolicyWeights(mismatched), "m.bsp"),
+                    Catch::Contains("m.bsp: the network takes 9 inputs but its observation encoding gives 8"));
+  // A plain weights file without routing metadata.
+  PolicyWeights bare = testing::RandomRoutingPolicy(6, {16});
+  bare.metadata.clear();
+  CHECK_THROWS_WITH(Router::FromBytes(EncodePolicyWeights(bare), "b.bsp"),
+                    Catch::Contains("b.bsp: not a routing policy: missing metadata key 'observation.encoding'"));
+  CHECK_THROWS_WITH(Router::Load("/no/such/router.bsp"), Catch::Contains("/no/such/router.bsp: cannot open"));
+}
+
+TEST_CASE("the C API agrees with the C++ API", "[router][c-api]") {
+  const std::string file = TempPath("capi.bsp");
+  SavePolicyWeights(file, testing::RandomRoutingPolicy(7));
+  char error[256];
+  bs_router* c = bs_router_load(file.c_str(), error, sizeof(error));
+  REQUIRE(c != nullptr);
+  auto cpp = Router::Load(file);
+  CHECK(bs_router_num_models(c) == 3);
+  CHECK(std::string(bs_router_model_name(c, 2)) == "opt-6.7b");
+  CHECK(bs_router_model_name(c, 3) == nullptr);
+  CHECK(bs_router_task_index(c, "piqa") == 2);
+  CHECK(bs_router_task_index(c, "chess") == -1);
+  Rng rng(8);
+  double t = 0.0;
+  for (int i = 0; i < 20000; ++i) {
+    const RandomState s = Draw(rng);
+    t += rng.Exponential(5.0);
+    REQUIRE(bs_router_route(c, s.task, t, s.in_flight.data(), nullptr) ==
+            cpp->Route(s.task, t, s.in_flight.data(), nullptr));
+  }
+  CHECK(bs_router_decide(c, 7, nullptr, nullptr) == -1);
+  bs_router_free(c);
+  CHECK(bs_router_load("/no/such/file", error, sizeof(error)) == nullptr);
+  CHECK_THAT(std::string(error), Catch::Contains("/no/such/file: cannot open"));
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("many threads deciding at once get the single-threaded answers", "[router][threads]") {
+  const auto router = Router::FromBytes(EncodePolicyWeights(testing::RandomRoutingPolicy(9)), "threads");
+  Rng rng(10);
+  std::vector<RandomState> states;
+  for (int i = 0; i < 5000; ++i) states.push_back(Draw(rng));
+  std::vector<int> expected;
+  for (const auto& s : states) expected.push_back(router->DecideWithRate(s.task, s.in_flight.data(), nullptr, s.rate));
+  std::vector<int> failures(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 5; ++round) {
+        for (size_t i = 0; i < states.size(); ++i) {
+          const auto& s = states[i];
+          if (router->DecideWithRate(s.task, s.in_flight.data(), nullptr, s.rate) != expected[i]) ++failures[static_cast<size_t>(t)];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(failures == std::vector<int>(4, 0));
+}
+
+}  // namespace bestserve
