@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <variant>
 
 #include "workloads/registry.h"
+#include "workloads/workload_config.h"
 
 #ifndef BESTSERVE_SOURCE_DIR
 #define BESTSERVE_SOURCE_DIR "."
@@ -164,6 +166,12 @@ void ApplyOverride(YAML::Node root, const std::string& path, const std::string& 
   }
 }
 
+std::string ResolveDataPath(const ConfigNode& node, const std::string& config_dir) {
+  return ResolvePath(node, config_dir).string();
+}
+
+std::string PortableDataPath(const std::string& path) { return PortablePath(fs::path(path)); }
+
 std::string DataDir() {
   if (const char* env = std::getenv("BESTSERVE_DATA_DIR"); env != nullptr && *env != '\0') return env;
   return BESTSERVE_SOURCE_DIR;
@@ -272,9 +280,20 @@ Scenario LoadScenario(const std::string& path, const ScenarioOverrides& override
   resolved["seed"] = fmt::format("{}", s.seed);
   resolved["tasks"] = PortablePath(tasks_path);
   resolved["profile"] = PortablePath(profile_path);
-  if (resolved["workload"]["kind"].as<std::string>() == "csv") {
-    resolved["workload"]["path"] = PortablePath(ResolvePath(root.Child("workload").Child("path"), config_dir));
-  }
+  // File paths inside the workload (csv, trace, and the sources of a merge) are written so that
+  // the resolved config, saved elsewhere, still finds them.
+  std::function<void(YAML::Node)> fix_paths = [&](YAML::Node node) {
+    if (node.IsSequence()) {
+      for (size_t i = 0; i < node.size(); ++i) fix_paths(node[i]);
+      return;
+    }
+    if (!node.IsMap()) return;
+    if (node["path"] && node["path"].IsScalar() && node["kind"] && node["kind"].IsScalar()) {
+      node["path"] = PortablePath(fs::path(ResolveDataPath(node["path"].as<std::string>(), config_dir)));
+    }
+    if (node["sources"]) fix_paths(node["sources"]);
+  };
+  fix_paths(resolved["workload"]);
   if (!resolved["deadline"]) resolved["deadline"] = YAML::Node(YAML::NodeType::Map);
   if (!resolved["metrics"]) resolved["metrics"] = YAML::Node(YAML::NodeType::Map);
   FillDefaults(resolved, s);
@@ -295,7 +314,8 @@ Workload MakeScenarioWorkload(const Scenario& scenario) {
 }
 
 RouterContext MakeRouterContext(const Scenario& scenario) {
-  return RouterContext{&scenario.system, &scenario.tasks, scenario.quality, scenario.seed};
+  return RouterContext{&scenario.system, &scenario.tasks, scenario.quality, scenario.seed,
+                       scenario.rate_estimator->Describe()};
 }
 
 std::unique_ptr<RoutingPolicy> MakeScenarioRouter(const Scenario& scenario, const std::string& spec) {

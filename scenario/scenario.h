@@ -81,6 +81,12 @@ struct Scenario {
 // The folder that holds profiles/ and experiments/.
 std::string DataDir();
 
+// Resolves a file path from a config value: absolute; else next to the config (config_dir) if
+// it exists there; else in the data folder. ConfigError at the node when it exists nowhere.
+std::string ResolveDataPath(const ConfigNode& node, const std::string& config_dir);
+// The path as a resolved config writes it: relative to the data folder when inside it.
+std::string PortableDataPath(const std::string& path);
+
 // Loads a scenario file (empty path: the built-in paper scenario) and applies overrides.
 // Throws ConfigError naming file, key path and expectation on any bad input.
 Scenario LoadScenario(const std::string& path, const ScenarioOverrides& overrides = {});

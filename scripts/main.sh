@@ -4,4 +4,5 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" "$ROOT/build"
-"$ROOT/build/apps/bestserve/bestserve" evaluate --out "$ROOT/results/main" "$@"
+"$ROOT/build/apps/bestserve/bestserve" evaluate --config "$ROOT/experiments/scenarios/paper_unpredictable1.yaml" \
+  --out "$ROOT/results/main" "$@"

@@ -6,6 +6,9 @@
 #
 # Why libopenblas0-openmp: Debian's libtorch links whatever libblas.so.3 points to, and with
 # nothing else installed that is the reference BLAS, 13-30x slower for training.
+# python3-matplotlib draws plots; python3-torch runs the latency profiler's CPU tests
+# (profiles/tools/); both under Debian's /usr/bin/python3. slurm-wlm and munge: the sweep
+# test runs a real single-node Slurm (tests/sweep/slurm_e2e.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +19,8 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   libfmt-dev libyaml-cpp-dev libcli11-dev catch2 libeigen3-dev zlib1g-dev
   libtorch-dev libopenblas0-openmp
-  python3 python3-matplotlib
+  python3 python3-matplotlib python3-torch
+  slurm-wlm munge
 )
 
 missing=()

@@ -109,7 +109,8 @@ double Table1D::At(double x, bool* out_of_range) const {
   const size_t i = Segment(xs_, x);
   if (xs_.size() == 1) return ys_[0];
   const double t = Fraction(xs_, i, x);
-  return ys_[i] + t * (ys_[i + 1] - ys_[i]);
+  // (1 - t) a + t b is exact at both ends (a + t (b - a) can miss b by one ulp at t = 1).
+  return (1.0 - t) * ys_[i] + t * ys_[i + 1];
 }
 
 Table2D::Table2D(std::vector<double> xs, std::vector<double> ys, std::vector<double> values)

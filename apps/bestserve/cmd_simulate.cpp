@@ -106,8 +106,24 @@ void AddEvaluateCommand(CLI::App& app) {
   flags->Add(cmd);
   cmd->add_option("--routers", *routers, "Routers to compare (default: every built-in router)")
       ->delimiter(',');
-  cmd->callback([flags, routers] {
+  auto policies = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--policy", *policies,
+                  "Learned policies to add: a policy file or a `bestserve train` run folder (uses its best.bsw)")
+      ->delimiter(',');
+  cmd->callback([flags, routers, policies] {
     const Scenario scenario = LoadScenario(flags->config, flags->Overrides());
+    if (!policies->empty()) {
+      if (routers->empty()) *routers = BuiltinRouterSpecs(scenario.system);
+      for (const auto& p : *policies) {
+        namespace fs = std::filesystem;
+        std::string file = p;
+        if (fs::is_directory(p)) {
+          file = fs::exists(fs::path(p) / "best.bsw") ? (fs::path(p) / "best.bsw").string()
+                                                      : (fs::path(p) / "final.bsw").string();
+        }
+        routers->push_back("policy:" + file);
+      }
+    }
     PrintHeader(scenario);
     const auto results = CompareRouters(scenario, *routers);
     const std::string table = FormatComparisonMarkdown(scenario, results);

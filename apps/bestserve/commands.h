@@ -15,5 +15,7 @@ void AddEvaluateCommand(CLI::App& app);
 void AddWorkloadCommand(CLI::App& app);
 void AddSweepCommand(CLI::App& app);
 void AddProfileCommand(CLI::App& app);
+void AddTrainCommand(CLI::App& app);
+void AddExportCommand(CLI::App& app);
 
 }  // namespace bestserve::app

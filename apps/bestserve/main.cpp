@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "bestserve 0.1.0");
   bestserve::app::AddSimulateCommand(app);
+  bestserve::app::AddTrainCommand(app);
   bestserve::app::AddEvaluateCommand(app);
+  bestserve::app::AddExportCommand(app);
   bestserve::app::AddWorkloadCommand(app);
   bestserve::app::AddSweepCommand(app);
   bestserve::app::AddProfileCommand(app);
