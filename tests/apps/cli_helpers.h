@@ -17,8 +17,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CommandResult RunBestserve(const std::string& args) {
-  const std::string command = std::string(BESTSERVE_BINARY) + " " + args + " 2>&1";
+// Runs a shell command; returns its exit code and its stdout and stderr together.
+inline CommandResult RunCommand(const std::string& shell_command) {
+  const std::string command = shell_command + " 2>&1";
   CommandResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -29,6 +30,12 @@ inline CommandResult RunBestserve(const std::string& args) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
+
+#ifdef BESTSERVE_BINARY
+inline CommandResult RunBestserve(const std::string& args) {
+  return RunCommand(std::string(BESTSERVE_BINARY) + " " + args);
+}
+#endif
 
 // A fresh, empty folder under the test's working directory, removed at destruction.
 class ScratchDir {
@@ -47,6 +54,14 @@ class ScratchDir {
     return (path_ / file).string();
   }
   std::string Path(const std::string& file) const { return (path_ / file).string(); }
+  // Number of entries in the folder (to check that a failed command left nothing behind).
+  size_t Entries() const {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(path_)) ++n;
+    return n;
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
 
  private:
   std::filesystem::path path_;
