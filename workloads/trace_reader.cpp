@@ -301,30 +301,56 @@ TraceReadSummary Read2019(const std::string& path, const TraceReadOptions& optio
   return summary;
 }
 
+// The loop every header-plus-rows CSV trace shares: open the file, read and check the header,
+// then split each non-empty row and check it has the header's width. Each reader keeps only
+// what is its own: which columns it needs and what a row means.
+class CsvTraceRows {
+ public:
+  CsvTraceRows(const std::string& path, std::initializer_list<std::string_view> required, TraceFormat format)
+      : reader_(path), at_{&path, 1} {
+    std::string_view line;
+    if (!reader_.Next(&line)) ThrowConfigError("{}: empty file; expected a CSV header", path);
+    map_ = RequireColumns(HeaderNames(line, at_), required, format, path);
+  }
+  const ColumnMap& map() const { return map_; }
+  // Advances to the next data row; false at the end of the file.
+  bool Next() {
+    std::string_view line;
+    while (reader_.Next(&line)) {
+      if (line.empty()) continue;
+      at_.line = reader_.line_number();
+      SplitCsv(line, at_, &fields_);
+      if (fields_.values.size() != map_.header.size()) {
+        LineError(at_, 1,
+                  fmt::format("expected {} comma-separated fields (as in the header), got {}",
+                              map_.header.size(), fields_.values.size()));
+      }
+      return true;
+    }
+    return false;
+  }
+  const CsvFields& fields() const { return fields_; }
+  const LineContext& at() const { return at_; }
+  int64_t line_number() const { return reader_.line_number(); }
+
+ private:
+  LineReader reader_;
+  LineContext at_;
+  ColumnMap map_;
+  CsvFields fields_;
+};
+
 TraceReadSummary Read2021(const std::string& path, const TraceVisitor& visit) {
-  LineReader reader(path);
+  CsvTraceRows rows(path, {"app", "func", "end_timestamp", "duration"}, TraceFormat::kAzureFunctions2021);
+  const ColumnMap& map = rows.map();
   TraceReadSummary summary;
-  std::string_view line;
-  if (!reader.Next(&line)) ThrowConfigError("{}: empty file; expected a CSV header", path);
-  LineContext at{&path, 1};
-  const ColumnMap map =
-      RequireColumns(HeaderNames(line, at), {"app", "func", "end_timestamp", "duration"},
-                     TraceFormat::kAzureFunctions2021, path);
   const size_t app = map.Find("app"), func = map.Find("func");
   const size_t end_ts = map.Find("end_timestamp"), duration = map.Find("duration");
-  const size_t width = map.header.size();
-  CsvFields fields;
   TraceRecord record;
   std::string key;
-  while (reader.Next(&line)) {
-    if (line.empty()) continue;
-    at.line = reader.line_number();
-    SplitCsv(line, at, &fields);
-    if (fields.values.size() != width) {
-      LineError(at, 1,
-                fmt::format("expected {} comma-separated fields (as in the header), got {}", width,
-                            fields.values.size()));
-    }
+  while (rows.Next()) {
+    const CsvFields& fields = rows.fields();
+    const LineContext& at = rows.at();
     const double end =
         ParseSeconds(fields.values[end_ts], at, fields.columns[end_ts], "end_timestamp", true);
     const double dur =
@@ -342,36 +368,23 @@ TraceReadSummary Read2021(const std::string& path, const TraceVisitor& visit) {
     ++summary.records;
     visit(record);
   }
-  summary.lines = reader.line_number();
+  summary.lines = rows.line_number();
   return summary;
 }
 
 TraceReadSummary ReadAzureLlm(const std::string& path, const TraceVisitor& visit) {
-  LineReader reader(path);
+  CsvTraceRows rows(path, {"TIMESTAMP", "ContextTokens", "GeneratedTokens"}, TraceFormat::kAzureLlm);
+  const ColumnMap& map = rows.map();
   TraceReadSummary summary;
-  std::string_view line;
-  if (!reader.Next(&line)) ThrowConfigError("{}: empty file; expected a CSV header", path);
-  LineContext at{&path, 1};
-  const ColumnMap map =
-      RequireColumns(HeaderNames(line, at), {"TIMESTAMP", "ContextTokens", "GeneratedTokens"},
-                     TraceFormat::kAzureLlm, path);
   const size_t ts = map.Find("TIMESTAMP"), ctx = map.Find("ContextTokens");
   const size_t gen = map.Find("GeneratedTokens");
-  const size_t width = map.header.size();
-  CsvFields fields;
   TraceRecord record;
   bool have_origin = false;
   int64_t origin_seconds = 0;
   double origin_fraction = 0.0;
-  while (reader.Next(&line)) {
-    if (line.empty()) continue;
-    at.line = reader.line_number();
-    SplitCsv(line, at, &fields);
-    if (fields.values.size() != width) {
-      LineError(at, 1,
-                fmt::format("expected {} comma-separated fields (as in the header), got {}", width,
-                            fields.values.size()));
-    }
+  while (rows.Next()) {
+    const CsvFields& fields = rows.fields();
+    const LineContext& at = rows.at();
     int64_t seconds = 0;
     double fraction = 0.0;
     if (!ParseTimestamp(fields.values[ts], &seconds, &fraction)) {
@@ -393,34 +406,21 @@ TraceReadSummary ReadAzureLlm(const std::string& path, const TraceVisitor& visit
     ++summary.records;
     visit(record);
   }
-  summary.lines = reader.line_number();
+  summary.lines = rows.line_number();
   return summary;
 }
 
 TraceReadSummary ReadBurstGpt(const std::string& path, const TraceVisitor& visit) {
-  LineReader reader(path);
+  CsvTraceRows rows(path, {"Timestamp", "Model", "Request tokens", "Response tokens"}, TraceFormat::kBurstGpt);
+  const ColumnMap& map = rows.map();
   TraceReadSummary summary;
-  std::string_view line;
-  if (!reader.Next(&line)) ThrowConfigError("{}: empty file; expected a CSV header", path);
-  LineContext at{&path, 1};
-  const ColumnMap map = RequireColumns(HeaderNames(line, at),
-                                       {"Timestamp", "Model", "Request tokens", "Response tokens"},
-                                       TraceFormat::kBurstGpt, path);
   const size_t ts = map.Find("Timestamp"), model = map.Find("Model");
   const size_t req = map.Find("Request tokens"), resp = map.Find("Response tokens");
   const size_t total = map.Find("Total tokens"), log_type = map.Find("Log Type");
-  const size_t width = map.header.size();
-  CsvFields fields;
   TraceRecord record;
-  while (reader.Next(&line)) {
-    if (line.empty()) continue;
-    at.line = reader.line_number();
-    SplitCsv(line, at, &fields);
-    if (fields.values.size() != width) {
-      LineError(at, 1,
-                fmt::format("expected {} comma-separated fields (as in the header), got {}", width,
-                            fields.values.size()));
-    }
+  while (rows.Next()) {
+    const CsvFields& fields = rows.fields();
+    const LineContext& at = rows.at();
     record.time_s = ParseSeconds(fields.values[ts], at, fields.columns[ts], "Timestamp", false);
     record.model = fields.values[model];
     if (record.model.empty()) FieldError(at, fields.columns[model], "Model", "a model name", "");
@@ -438,7 +438,7 @@ TraceReadSummary ReadBurstGpt(const std::string& path, const TraceVisitor& visit
     ++summary.records;
     visit(record);
   }
-  summary.lines = reader.line_number();
+  summary.lines = rows.line_number();
   return summary;
 }
 
