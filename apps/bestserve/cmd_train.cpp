@@ -37,8 +37,9 @@ void AddTrainCommand(CLI::App& app) {
     const TrainConfig config = LoadTrainConfig(flags->config, overrides);
     const bool tty = isatty(fileno(stdout)) != 0;
     fmt::print("bestserve train: run '{}' seed {} -> {}\n", config.name, config.seed, flags->out);
-    fmt::print("  network {} -> {} -> actions, {} iterations, batch {}, lr {}, gamma {}, backend {}\n",
-               config.observation.size() > 0 ? "obs" : "obs", fmt::join(config.learner.hidden_sizes, "-"),
+    fmt::print("  observation {} -> hidden {} -> one Q-value per model; {} iterations, batch {}, lr {}, "
+               "gamma {}, backend {}\n",
+               ToString(config.observation.encoding), fmt::join(config.learner.hidden_sizes, "-"),
                config.learner.iterations, config.learner.batch_size, config.learner.learning_rate,
                config.learner.gamma, config.learner.backend);
     TrainOptions options;
