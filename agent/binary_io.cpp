@@ -21,15 +21,6 @@ T ToLittle(T value) {
 
 }  // namespace
 
-uint64_t Fnv1a64(std::string_view bytes) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (char c : bytes) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
 void ByteWriter::U32(uint32_t value) {
   const uint32_t little = ToLittle(value);
   bytes_.append(reinterpret_cast<const char*>(&little), sizeof(little));

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/hash.h"
+
 namespace bestserve {
 
 // A file's bytes are not what its format promises (truncated, corrupt, wrong version).
@@ -21,7 +23,7 @@ class BinaryFormatError : public std::runtime_error {
 };
 
 // FNV-1a, 64 bits. Any single changed byte changes the hash (each step is a bijection).
-uint64_t Fnv1a64(std::string_view bytes);
+
 
 class ByteWriter {
  public:

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/hash.h"
 
 namespace bestserve {
 
@@ -17,12 +18,7 @@ uint64_t MixBits(uint64_t x) {
 }
 
 uint64_t DeriveSeed(uint64_t master_seed, std::string_view stream_name) {
-  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a 64-bit offset basis
-  for (char c : stream_name) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;  // FNV prime
-  }
-  return MixBits(MixBits(master_seed) ^ hash);
+  return MixBits(MixBits(master_seed) ^ Fnv1a64(stream_name));
 }
 
 uint64_t Rng::UniformIndex(uint64_t n) {

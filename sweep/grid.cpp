@@ -274,14 +274,6 @@ void CheckValue(const std::string& key_path, const AxisValue& value) {
 
 }  // namespace
 
-uint64_t Fnv1a64(std::string_view text, uint64_t hash) {
-  for (char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
 std::string Hex64(uint64_t value) { return fmt::format("{:016x}", value); }
 
 std::string CanonicalYaml(const YAML::Node& node) {

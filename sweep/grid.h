@@ -46,12 +46,13 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/hash.h"
 #include "scenario/scenario.h"
 
 namespace bestserve::sweep {
 
 // FNV-1a, 64 bits (the same function DeriveSeed uses for stream names).
-uint64_t Fnv1a64(std::string_view text, uint64_t hash = 0xcbf29ce484222325ULL);
+
 // 16 lower-case hex digits.
 std::string Hex64(uint64_t value);
 

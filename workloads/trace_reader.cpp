@@ -245,7 +245,7 @@ TraceReadSummary Read2019(const std::string& path, const TraceReadOptions& optio
     key += row.app;
     key += '/';
     key += row.function;
-    const uint64_t key_hash = MixBits(base ^ FunctionIdHash(key));
+    const uint64_t key_hash = MixBits(base ^ Fnv1a64(key));
     record.function = key;
     record.category = row.trigger;
     record.line = row.line;
@@ -706,15 +706,6 @@ std::string_view MinuteSpreadName(MinuteSpread spread) {
       return "poisson";
   }
   return "?";
-}
-
-uint64_t FunctionIdHash(std::string_view text) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
 }
 
 bool ParseTimestamp(std::string_view text, int64_t* seconds, double* fraction) {

@@ -30,6 +30,8 @@
 // errors name the key). A header without the required columns names the missing ones.
 #pragma once
 
+#include "common/hash.h"  // Fnv1a64: function ids -> tasks and spread streams
+
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -118,7 +120,5 @@ TraceReadSummary ReadAzureFunctions2019Rows(const std::string& path,
 // since 1970-01-01 UTC and a fraction in [0, 1). False when malformed.
 bool ParseTimestamp(std::string_view text, int64_t* seconds, double* fraction);
 
-// FNV-1a 64-bit hash of a function id or model name (-> tasks, spread streams). Stable forever.
-uint64_t FunctionIdHash(std::string_view text);
 
 }  // namespace bestserve

@@ -229,7 +229,7 @@ Workload TraceWorkload::GenerateWithReport(const WorkloadContext& ctx,
       k.prompt_tokens = static_cast<int32_t>(prompt);
       k.output_tokens = static_cast<int32_t>(output);
     }
-    if (by_function) k.group_hash = FunctionIdHash(r.function.empty() ? r.model : r.function);
+    if (by_function) k.group_hash = Fnv1a64(r.function.empty() ? r.model : r.function);
     kept.push_back(k);
   });
   if (!std::is_sorted(kept.begin(), kept.end(),

@@ -530,7 +530,7 @@ TEST_CASE("Function filters and by-function tasks: a function keeps one task, fi
   REQUIRE(all.size() == 87);
   // FNV-1a of "o/a/f1" etc. mod 4; each function's requests share it.
   const auto expected_task = [](const std::string& id) {
-    return static_cast<TaskId>(FunctionIdHash(id) % 4);
+    return static_cast<TaskId>(Fnv1a64(id) % 4);
   };
   std::map<TaskId, int64_t> per_task;
   for (const Request& r : all) ++per_task[r.task];
