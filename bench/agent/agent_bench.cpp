@@ -23,6 +23,7 @@
 #include "agent/learner.h"
 #include "agent/trainer.h"
 #include "common/rng.h"
+#include "tests/agent/random_batch.h"
 #if BESTSERVE_BENCH_HAS_TORCH
 #include "agent/torch_learner.h"
 #endif
@@ -61,17 +62,6 @@ double NominalFlopsPerUpdate(const MlpShape& shape, int batch) {
     if (l > 0) input_grad_macs += macs;
   }
   return 2.0 * batch * (3.0 * forward_macs + forward_macs + input_grad_macs);
-}
-
-TransitionBatch RandomBatch(const MlpShape& shape, int batch, Rng& rng) {
-  TransitionBatch b;
-  b.Resize(batch, shape.input_size);
-  for (auto& v : b.observations) v = static_cast<float>(rng.Uniform(-1.0, 1.0));
-  for (auto& v : b.next_observations) v = static_cast<float>(rng.Uniform(-1.0, 1.0));
-  for (auto& a : b.actions) a = static_cast<int32_t>(rng.UniformIndex(shape.num_actions));
-  for (auto& r : b.rewards) r = static_cast<float>(rng.Uniform01());
-  for (auto& t : b.terminals) t = rng.Bernoulli(0.01) ? 1.0f : 0.0f;
-  return b;
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -183,7 +173,7 @@ int main(int argc, char** argv) {
   for (const MlpShape& shape : shapes) {
     Rng rng(12345);
     const LearnerState state = FreshLearnerState(InitMlpParameters(shape, rng));
-    const TransitionBatch batch = RandomBatch(shape, batch_size, rng);
+    const TransitionBatch batch = testing::RandomBatch(shape, batch_size, rng, 0.01);
     auto fast = MakeFastLearner(shape, hp, state);
     Report("fast", shape, batch_size, MeasureUpdates(*fast, batch, seconds));
 #if BESTSERVE_BENCH_HAS_TORCH

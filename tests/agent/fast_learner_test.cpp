@@ -10,20 +10,10 @@
 #include "agent/double_dqn.h"
 #include "agent/learner.h"
 #include "common/rng.h"
+#include "tests/agent/random_batch.h"
 
 namespace bestserve {
 namespace {
-
-TransitionBatch RandomBatch(const MlpShape& shape, int size, Rng& rng) {
-  TransitionBatch b;
-  b.Resize(size, shape.input_size);
-  for (auto& v : b.observations) v = static_cast<float>(rng.Uniform(-1.0, 1.0));
-  for (auto& v : b.next_observations) v = static_cast<float>(rng.Uniform(-1.0, 1.0));
-  for (auto& a : b.actions) a = static_cast<int32_t>(rng.UniformIndex(shape.num_actions));
-  for (auto& r : b.rewards) r = static_cast<float>(rng.Uniform01());
-  for (auto& t : b.terminals) t = rng.Bernoulli(0.2) ? 1.0f : 0.0f;
-  return b;
-}
 
 // Forward pass in double precision, straightforward loops: the test's own reference.
 std::vector<double> ForwardDouble(const MlpShape& shape, const std::vector<double>& p,
@@ -64,7 +54,7 @@ TEST_CASE("Fast-path gradients match central differences of a double-precision r
     Rng rng(11);
     const std::vector<float> init = InitMlpParameters(shape, rng);
     std::vector<float> target_params = InitMlpParameters(shape, rng);
-    const TransitionBatch batch = RandomBatch(shape, 16, rng);
+    const TransitionBatch batch = testing::RandomBatch(shape, 16, rng, 0.2);
     for (TdLoss kind : {TdLoss::kHuber, TdLoss::kMse}) {
       LearnerHyperparameters hp;
       hp.loss = kind;
@@ -122,7 +112,7 @@ TEST_CASE("The batched training forward gives the reference forward's exact bits
     state.target = InitMlpParameters(shape, rng);
     LearnerHyperparameters hp;
     auto learner = MakeFastLearner(shape, hp, state);
-    const TransitionBatch batch = RandomBatch(shape, 77, rng);
+    const TransitionBatch batch = testing::RandomBatch(shape, 77, rng, 0.2);
     std::vector<float> unused;
     const double loss = learner->ComputeGradients(batch, &unused);
 
@@ -163,7 +153,7 @@ TEST_CASE(
   LearnerHyperparameters hp;
   hp.learning_rate = 1e-3;
   auto learner = MakeFastLearner(shape, hp, FreshLearnerState(params));
-  const TransitionBatch batch = RandomBatch(shape, 32, rng);
+  const TransitionBatch batch = testing::RandomBatch(shape, 32, rng, 0.2);
   std::vector<float> g;
   learner->ComputeGradients(batch, &g);
   learner->Update(batch);

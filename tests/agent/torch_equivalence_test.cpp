@@ -19,20 +19,10 @@
 #include "agent/learner.h"
 #include "agent/torch_learner.h"
 #include "common/rng.h"
+#include "tests/agent/random_batch.h"
 
 namespace bestserve {
 namespace {
-
-TransitionBatch RandomBatch(const MlpShape& shape, int size, Rng& rng) {
-  TransitionBatch b;
-  b.Resize(size, shape.input_size);
-  for (auto& v : b.observations) v = static_cast<float>(rng.Uniform(-1.0, 1.0));
-  for (auto& v : b.next_observations) v = static_cast<float>(rng.Uniform(-1.0, 1.0));
-  for (auto& a : b.actions) a = static_cast<int32_t>(rng.UniformIndex(shape.num_actions));
-  for (auto& r : b.rewards) r = static_cast<float>(rng.Uniform01());
-  for (auto& t : b.terminals) t = rng.Bernoulli(0.05) ? 1.0f : 0.0f;
-  return b;
-}
 
 void PinTorch() {
   SeedTorch(0);  // nothing here draws from torch's generator, but keep any future draw fixed
@@ -75,7 +65,7 @@ TEST_CASE("Fast path and libtorch agree on loss, every gradient and one Adam ste
     const std::vector<float> init = InitMlpParameters(c.shape, rng);
     LearnerState state = FreshLearnerState(init);
     state.target = InitMlpParameters(c.shape, rng);  // a different target network
-    const TransitionBatch batch = RandomBatch(c.shape, 1024, rng);
+    const TransitionBatch batch = testing::RandomBatch(c.shape, 1024, rng, 0.05);
     LearnerHyperparameters hp;
     hp.loss = c.loss;
     auto fast = MakeFastLearner(c.shape, hp, state);
@@ -118,7 +108,7 @@ TEST_CASE("Fast path and libtorch stay close over consecutive updates with targe
   auto reference = MakeTorchLearner(shape, hp, state, "cpu");
   const int updates = 30;
   for (int u = 1; u <= updates; ++u) {
-    const TransitionBatch batch = RandomBatch(shape, 1024, rng);
+    const TransitionBatch batch = testing::RandomBatch(shape, 1024, rng, 0.05);
     const UpdateStats fs = fast->Update(batch);
     const UpdateStats ts = reference->Update(batch);
     INFO("update " << u);
@@ -156,7 +146,7 @@ TEST_CASE("A libtorch learner state round-trips through the fast learner and bac
   LearnerHyperparameters hp;
   auto reference =
       MakeTorchLearner(shape, hp, FreshLearnerState(InitMlpParameters(shape, rng)), "cpu");
-  const TransitionBatch batch = RandomBatch(shape, 64, rng);
+  const TransitionBatch batch = testing::RandomBatch(shape, 64, rng, 0.05);
   reference->Update(batch);
   reference->Update(batch);
   const LearnerState after_two = reference->GetState();
