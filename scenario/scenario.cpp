@@ -10,10 +10,6 @@
 #include "workloads/registry.h"
 #include "workloads/workload_config.h"
 
-#ifndef BESTSERVE_SOURCE_DIR
-#define BESTSERVE_SOURCE_DIR "."
-#endif
-
 namespace bestserve {
 namespace fs = std::filesystem;
 namespace {
@@ -33,15 +29,13 @@ std::string PortablePath(const fs::path& resolved) {
   return canonical.generic_string();
 }
 
+// The workloads' path rule (workloads/workload_config.h), plus a located error when the file is
+// in none of the places the rule looks.
 fs::path ResolvePath(const ConfigNode& node, const std::string& config_dir) {
   const fs::path value(node.AsString());
-  if (value.is_absolute()) {
-    if (!fs::exists(value)) node.Fail(fmt::format("file '{}' does not exist", value.string()));
-    return value;
-  }
-  if (!config_dir.empty() && fs::exists(fs::path(config_dir) / value)) return fs::path(config_dir) / value;
-  const fs::path in_data = fs::path(DataDir()) / value;
-  if (fs::exists(in_data)) return in_data;
+  const fs::path resolved(bestserve::ResolveDataPath(value.string(), config_dir));
+  if (fs::exists(resolved)) return resolved;
+  if (value.is_absolute()) node.Fail(fmt::format("file '{}' does not exist", value.string()));
   node.Fail(fmt::format("file '{}' not found next to the config ({}) nor in the data folder ({})",
                         value.string(), config_dir.empty() ? "-" : config_dir, DataDir()));
 }
@@ -172,10 +166,7 @@ std::string ResolveDataPath(const ConfigNode& node, const std::string& config_di
 
 std::string PortableDataPath(const std::string& path) { return PortablePath(fs::path(path)); }
 
-std::string DataDir() {
-  if (const char* env = std::getenv("BESTSERVE_DATA_DIR"); env != nullptr && *env != '\0') return env;
-  return BESTSERVE_SOURCE_DIR;
-}
+std::string DataDir() { return WorkloadDataDir(); }
 
 Scenario LoadScenario(const std::string& path, const ScenarioOverrides& overrides) {
   const std::string file = path.empty() ? (fs::path(DataDir()) / kDefaultScenario).string() : path;
