@@ -29,7 +29,7 @@ std::string FormatComparisonMarkdown(const Scenario& scenario, const std::vector
 std::string FormatComparisonCsv(const std::vector<RouterResult>& results);
 
 // Writes a run folder: config.yaml (resolved), requests.csv, windows.csv, summary.json. Every
-// file is written atomically; nothing is written if `results` is empty.
+// file is written atomically.
 void WriteRunFolder(const std::string& dir, const Scenario& scenario, const RouterResult& result);
 
 }  // namespace bestserve

@@ -66,7 +66,6 @@ struct TrainOptions {
   // Stop after this many iterations (as if killed; for tests and staged runs); < 0: run all.
   int64_t stop_at_iteration = -1;
   std::function<void(const std::string&)> log;  // progress and status lines
-  bool interactive = false;                     // a terminal: rewrite one progress line
   std::function<double()> clock;                // monotonic seconds for it/s and ETA only
 };
 

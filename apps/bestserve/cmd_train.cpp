@@ -46,7 +46,6 @@ void AddTrainCommand(CLI::App& app) {
     options.out_dir = flags->out;
     options.resume = flags->resume;
     options.init_from = flags->init_from;
-    options.interactive = tty;
     const auto start = std::chrono::steady_clock::now();
     options.clock = [start] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
