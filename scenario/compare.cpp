@@ -8,31 +8,51 @@
 
 namespace bestserve {
 
+namespace {
+
+// "dedicated:<model>" is static:<model> on the paper's baseline system: the same GPUs, each
+// holding that model alone with all of its memory.
+struct PreparedRouter {
+  std::unique_ptr<RoutingPolicy> router;
+  std::unique_ptr<Scenario> dedicated;  // null: the scenario's own system
+};
+
+PreparedRouter PrepareRouter(const Scenario& scenario, const std::string& spec) {
+  PreparedRouter prepared;
+  if (spec.rfind("dedicated:", 0) == 0) {
+    const std::string model = spec.substr(std::string("dedicated:").size());
+    prepared.router = MakeScenarioRouter(scenario, "static:" + model);
+    prepared.dedicated = std::make_unique<Scenario>(scenario);
+    prepared.dedicated->system = DedicatedSystem(scenario.system, scenario.system.FindModel(model));
+  } else {
+    prepared.router = MakeScenarioRouter(scenario, spec);
+  }
+  return prepared;
+}
+
+}  // namespace
+
+RouterRun RunRouterSpec(const Scenario& scenario, const std::string& spec, const Workload& workload) {
+  PreparedRouter prepared = PrepareRouter(scenario, spec);
+  RouterRun run;
+  run.sim = RunSimulation(prepared.dedicated ? *prepared.dedicated : scenario, workload, *prepared.router);
+  run.described = prepared.router->Describe();
+  return run;
+}
+
 std::vector<RouterResult> CompareRouters(const Scenario& scenario, std::vector<std::string> specs) {
   if (specs.empty()) specs = BuiltinRouterSpecs(scenario.system);
   // Build every router first so that a bad spec fails before any simulation runs.
-  // "dedicated:<model>" is static:<model> on the paper's baseline system: the same GPUs, each
-  // holding that model alone with all of its memory.
-  std::vector<std::unique_ptr<RoutingPolicy>> routers;
-  std::vector<std::unique_ptr<Scenario>> dedicated(specs.size());
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const std::string& spec = specs[i];
-    if (spec.rfind("dedicated:", 0) == 0) {
-      const std::string model = spec.substr(std::string("dedicated:").size());
-      routers.push_back(MakeScenarioRouter(scenario, "static:" + model));
-      dedicated[i] = std::make_unique<Scenario>(scenario);
-      dedicated[i]->system = DedicatedSystem(scenario.system, scenario.system.FindModel(model));
-    } else {
-      routers.push_back(MakeScenarioRouter(scenario, spec));
-    }
-  }
+  std::vector<PreparedRouter> routers;
+  for (const std::string& spec : specs) routers.push_back(PrepareRouter(scenario, spec));
   const Workload workload = MakeScenarioWorkload(scenario);
   std::vector<RouterResult> results;
   for (size_t i = 0; i < specs.size(); ++i) {
-    auto sim = RunSimulation(dedicated[i] ? *dedicated[i] : scenario, workload, *routers[i]);
+    const Scenario& system = routers[i].dedicated ? *routers[i].dedicated : scenario;
+    auto sim = RunSimulation(system, workload, *routers[i].router);
     RouterResult result;
     result.spec = specs[i];
-    result.described = routers[i]->Describe();
+    result.described = routers[i].router->Describe();
     result.summary = Summarize(*sim, scenario.tasks, scenario.metrics);
     result.request_log = FormatRequestLog(*sim, scenario.tasks);
     results.push_back(std::move(result));

@@ -2,6 +2,7 @@
 // random numbers), so differences come from the routing alone.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,14 @@ struct RouterResult {
   Summary summary;
   std::string request_log;  // per-request CSV
 };
+
+// One router spec (a registry router or "dedicated:<model>", see CompareRouters) over
+// `workload`; returns the drained simulator (its records) and the router's description.
+struct RouterRun {
+  std::unique_ptr<Simulator> sim;
+  std::string described;
+};
+RouterRun RunRouterSpec(const Scenario& scenario, const std::string& spec, const Workload& workload);
 
 // Runs each router spec over the scenario's workload. Specs empty: every built-in router.
 // Besides the registry's routers, "dedicated:<model>" runs static:<model> on the paper's

@@ -196,6 +196,8 @@ std::vector<AxisValue> GeneratedRange(const ConfigNode& spec, bool log) {
   return values;
 }
 
+}  // namespace
+
 std::vector<AxisValue> AxisValues(const ConfigNode& spec) {
   std::vector<AxisValue> values;
   if (spec.IsSequence()) {
@@ -249,6 +251,8 @@ std::vector<AxisValue> AxisValues(const ConfigNode& spec) {
   spec.Fail(fmt::format("expected one of the keys values, linear, log, count; got {}",
                         fmt::join(spec.Keys(), ", ")));
 }
+
+namespace {
 
 // Checks of values this layer can judge on its own, with the value's location; everything else
 // is judged by the scenario loader when the cells are validated.

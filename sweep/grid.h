@@ -104,6 +104,10 @@ struct Cell {
 Grid LoadGrid(const std::string& path);
 Grid ParseGrid(const ConfigNode& root, const std::string& grid_dir);
 
+// The values of one axis specification (a list, {values, labels}, {linear: ..}, {log: ..} or
+// {count: N}), with errors at the spec's location. Also used by `bestserve reproduce` for rates.
+std::vector<AxisValue> AxisValues(const ConfigNode& spec);
+
 // The cells in product order (ids checked unique).
 std::vector<Cell> ExpandCells(const Grid& grid);
 

@@ -213,6 +213,7 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
   };
   hooks.on_checkpoint = [&](const std::string&, int64_t) { write_curve(); };
   hooks.on_progress = [&](const TrainingProgress& p) {
+    if (options.progress) options.progress(p.iteration, p.total_iterations);
     log(fmt::format("iteration {}/{} ({:.1f}%) | {:.0f} it/s | ETA {} | epsilon {:.3f} | loss {:.5f} | "
                     "recent reward {:.4f}",
                     p.iteration, p.total_iterations, 100.0 * p.iteration / std::max<int64_t>(p.total_iterations, 1),

@@ -66,6 +66,9 @@ struct TrainOptions {
   // Stop after this many iterations (as if killed; for tests and staged runs); < 0: run all.
   int64_t stop_at_iteration = -1;
   std::function<void(const std::string&)> log;  // progress and status lines
+  // Called at every progress period (learner.progress_every_iterations) with the iteration
+  // reached and the total, for callers that show their own progress (`reproduce`).
+  std::function<void(int64_t, int64_t)> progress;
   std::function<double()> clock;                // monotonic seconds for it/s and ETA only
 };
 

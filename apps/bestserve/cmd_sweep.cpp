@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "apps/bestserve/app_support.h"
 #include "apps/bestserve/commands.h"
 #include "sweep/merge.h"
 #include "sweep/runner.h"
@@ -51,17 +52,6 @@ struct RunFlags {
     cmd->add_flag("-q,--quiet", quiet, "No progress display");
   }
 };
-
-int32_t DefaultWorkers() {
-  if (auto slurm = sweep::ProcessEnv("SLURM_CPUS_PER_TASK")) {
-    const int value = std::atoi(slurm->c_str());
-    if (value > 0) return value;
-  }
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-}
 
 std::string Duration(double seconds) {
   const auto s = static_cast<int64_t>(seconds + 0.5);
@@ -176,12 +166,6 @@ void RunSweepCommand(const RunFlags& flags) {
                             report.failed, flags.out));
   }
   fmt::print("next: bestserve sweep merge {}\n", flags.out);
-}
-
-std::string ShellQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 }  // namespace

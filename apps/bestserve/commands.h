@@ -17,5 +17,6 @@ void AddSweepCommand(CLI::App& app);
 void AddProfileCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
+void AddReproduceCommand(CLI::App& app);
 
 }  // namespace bestserve::app

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   bestserve::app::AddTrainCommand(app);
   bestserve::app::AddEvaluateCommand(app);
   bestserve::app::AddExportCommand(app);
+  bestserve::app::AddReproduceCommand(app);
   bestserve::app::AddWorkloadCommand(app);
   bestserve::app::AddSweepCommand(app);
   bestserve::app::AddProfileCommand(app);
