@@ -64,6 +64,14 @@ std::vector<CellKey> ListCells(const ExperimentSpec& spec, int64_t seeds) {
   return cells;
 }
 
+void ExperimentData::Add(CellResult cell) {
+  if (models.empty()) models = cell.summary.model_names;
+  if (tasks.empty()) tasks = cell.summary.task_names;
+  const CellKey& k = cell.key;
+  index_[{k.variant, k.run, k.rate, k.seed}] = cells.size();
+  cells.push_back(std::move(cell));
+}
+
 const CellResult* ExperimentData::Find(int variant, int run, int rate, int64_t seed) const {
   const auto it = index_.find({variant, run, rate, seed});
   return it == index_.end() ? nullptr : &cells[it->second];
@@ -111,14 +119,7 @@ ExperimentData RunExperiment(const ExperimentSpec& spec, int64_t seeds,
   ExperimentData data;
   data.spec = &spec;
   data.seeds = seeds;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    data.index_[{keys[i].variant, keys[i].run, keys[i].rate, keys[i].seed}] = i;
-    data.cells.push_back(std::move(*results[i]));
-  }
-  if (!data.cells.empty()) {
-    data.models = data.cells.front().summary.model_names;
-    data.tasks = data.cells.front().summary.task_names;
-  }
+  for (auto& result : results) data.Add(std::move(*result));
   return data;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -47,12 +48,13 @@ struct ExperimentData {
   std::vector<std::string> tasks;
   std::vector<CellResult> cells;  // in ListCells order
 
+  // Adds a cell (RunExperiment adds them in ListCells order; tests build data by hand). The
+  // first cell's summary names the models and tasks when they are not set.
+  void Add(CellResult cell);
   // The cell, or nullptr when the run does not run in that variant.
   const CellResult* Find(int variant, int run, int rate, int64_t seed) const;
 
  private:
-  friend ExperimentData RunExperiment(const ExperimentSpec&, int64_t, const std::map<std::string, std::string>&,
-                                      int32_t, const std::function<void(int64_t, int64_t)>&);
   std::map<std::tuple<int, int, int, int64_t>, size_t> index_;
 };
 

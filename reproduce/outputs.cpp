@@ -286,7 +286,7 @@ std::string CountText(const Stats& s) {
   return fmt::format("{:.0f} ± {:.0f}", s.mean, s.sd);
 }
 
-void BuildTable(const View& v, const TableSpec& table, ExperimentOutputs& out) {
+void BuildTable(const View& v, const TableSpec& table, const std::string& banner, ExperimentOutputs& out) {
   const CellResult* first = v.First(0, 0);
   const std::vector<double>& thresholds = first->summary.thresholds;
   std::vector<int> runs;
@@ -334,7 +334,7 @@ void BuildTable(const View& v, const TableSpec& table, ExperimentOutputs& out) {
   }
   for (size_t i = 0; i < table.paper.size(); ++i) md += " - |";
   md += "\n";
-  out.files.push_back({fmt::format("tables/{}.md", table.id), md});
+  out.files.push_back({fmt::format("tables/{}.md", table.id), banner.empty() ? md : fmt::format("> **{}**\n\n{}", banner, md)});
   out.files.push_back({fmt::format("tables/{}.csv", table.id), csv});
   out.tables_markdown.push_back(md);
 }
@@ -671,7 +671,7 @@ std::string ThresholdLabel(double threshold) {
   return threshold >= 1.0 ? fmt::format("= {:.2f}", threshold) : fmt::format(">= {:.2f}", threshold);
 }
 
-ExperimentOutputs BuildOutputs(const ExperimentData& data) {
+ExperimentOutputs BuildOutputs(const ExperimentData& data, const std::string& banner) {
   const View v(data);
   const ExperimentSpec& spec = *data.spec;
   ExperimentOutputs out;
@@ -721,7 +721,7 @@ ExperimentOutputs BuildOutputs(const ExperimentData& data) {
     out.files.push_back({e.csv, csv});
     out.figures.push_back(std::move(e));
   }
-  for (const TableSpec& table : spec.tables) BuildTable(v, table, out);
+  for (const TableSpec& table : spec.tables) BuildTable(v, table, banner, out);
   for (const ClaimSpec& claim : spec.claims) out.claims.push_back(Evaluate(v, claim, spec.tables));
   return out;
 }

@@ -53,7 +53,8 @@ struct ExperimentOutputs {
   std::vector<ClaimResult> claims;
 };
 
-ExperimentOutputs BuildOutputs(const ExperimentData& data);
+// `banner` (quick mode's label; empty at full scale) heads every table file.
+ExperimentOutputs BuildOutputs(const ExperimentData& data, const std::string& banner = "");
 
 // The paper's threshold labels: "= 1.00", ">= 0.99", ...
 std::string ThresholdLabel(double threshold);

@@ -393,7 +393,7 @@ std::vector<std::string> Plan::OutputIds() const {
 Plan LoadPlan(const std::string& path) {
   const ConfigNode root = ConfigNode::LoadFile(path);
   root.ExpectMap("a reproduction plan");
-  root.CheckKeys({"name", "policies", "quick", "experiments", "notes"});
+  root.CheckKeys({"name", "policies", "quick", "quick_learner", "experiments", "notes"});
   const std::string dir = fs::path(path).parent_path().string();
   Plan plan;
   plan.source = path;
@@ -470,6 +470,24 @@ Plan LoadPlan(const std::string& path) {
   return plan;
 }
 
+std::vector<PolicySpec> PoliciesNeeded(const Plan& plan) {
+  std::set<std::string> needed;
+  for (const ExperimentSpec& e : plan.experiments) {
+    for (const RunSpec& r : e.runs) {
+      if (!r.policy.empty()) needed.insert(r.policy);
+    }
+  }
+  // A fine-tuned policy needs the one it starts from (which comes earlier in plan order).
+  for (auto it = plan.policies.rbegin(); it != plan.policies.rend(); ++it) {
+    if (needed.count(it->name) > 0 && !it->init_from.empty()) needed.insert(it->init_from);
+  }
+  std::vector<PolicySpec> out;
+  for (const PolicySpec& p : plan.policies) {
+    if (needed.count(p.name) > 0) out.push_back(p);
+  }
+  return out;
+}
+
 Plan SelectOutputs(const Plan& plan, const std::vector<std::string>& ids) {
   const std::vector<std::string> valid = plan.OutputIds();
   for (const std::string& id : ids) {
@@ -480,7 +498,6 @@ Plan SelectOutputs(const Plan& plan, const std::vector<std::string>& ids) {
   auto wanted = [&](const std::string& id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
   Plan out = plan;
   out.experiments.clear();
-  std::set<std::string> needed;
   for (const ExperimentSpec& e : plan.experiments) {
     ExperimentSpec kept = e;
     kept.figures.clear();
@@ -499,19 +516,9 @@ Plan SelectOutputs(const Plan& plan, const std::vector<std::string>& ids) {
                               });
       if (!table_gone) kept.claims.push_back(c);
     }
-    for (const RunSpec& r : kept.runs) {
-      if (!r.policy.empty()) needed.insert(r.policy);
-    }
     out.experiments.push_back(std::move(kept));
   }
-  // A fine-tuned policy needs the one it starts from.
-  for (auto it = plan.policies.rbegin(); it != plan.policies.rend(); ++it) {
-    if (needed.count(it->name) > 0 && !it->init_from.empty()) needed.insert(it->init_from);
-  }
-  out.policies.clear();
-  for (const PolicySpec& p : plan.policies) {
-    if (needed.count(p.name) > 0) out.policies.push_back(p);
-  }
+  out.policies = PoliciesNeeded(out);
   return out;
 }
 

@@ -111,6 +111,9 @@ struct Plan {
 // Loads and validates a plan; ConfigError naming file:line:col and key on any problem.
 Plan LoadPlan(const std::string& path);
 
+// The policies some experiment runs (with the ones they are fine-tuned from), in plan order.
+std::vector<PolicySpec> PoliciesNeeded(const Plan& plan);
+
 // Keeps only the experiments that produce one of `ids` (table/figure ids, e.g. "fig2",
 // "table2"), and within them only those figures and tables; then only the policies those need.
 // ConfigError listing the valid ids on an unknown one.

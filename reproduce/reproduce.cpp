@@ -124,12 +124,16 @@ std::string FormatReport(const Plan& plan, const ReproduceOptions& options, cons
         "figures and calibrated to the paper's stated break points (OPT-6.7B alone saturating near 2 "
         "requests/s), not measured on the paper's TITAN RTX GPUs (see `profiles/paper/`). So the "
         "comparison is of shapes (who wins where, how the policy shifts), not of digits.\n\n";
-  md += "Policies (trained once per training config and cached by its hash):\n\n| policy | iterations | validation "
-        "mean reward (fraction of peak) | cache key | this run |\n|---|---:|---:|---|---|\n";
+  // Whether a policy was trained now or reused goes to run.json only: this file must not
+  // depend on the state of the cache.
+  md += "Policies (trained once per training config and cached by its hash; `run.json` says which were "
+        "reused):\n\n| policy | training config | iterations | validation mean reward (fraction of peak) | cache key "
+        "|\n|---|---|---:|---:|---|\n";
   for (const TrainedPolicy& p : policies) {
-    md += fmt::format("| {} | {} | {} | `{}` | {} |\n", p.name, p.iterations,
-                      std::isnan(p.validation_score) ? std::string("-") : fmt::format("{:.4f}", p.validation_score), p.key,
-                      p.reused ? "reused from the cache" : "trained");
+    const PolicySpec* spec = plan.FindPolicy(p.name);
+    md += fmt::format("| {} | `{}`{} | {} | {} | `{}` |\n", p.name, PortableDataPath(spec->train_config),
+                      spec->init_from.empty() ? "" : fmt::format(", fine-tuned from {}", spec->init_from), p.iterations,
+                      std::isnan(p.validation_score) ? std::string("-") : fmt::format("{:.4f}", p.validation_score), p.key);
   }
   md += "\nBeside the paper's routers (the learned policy and the single-model baselines, each GPU "
         "holding one model with all of its memory), every experiment runs the built-in `greedy` and "
@@ -183,8 +187,11 @@ ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
     if (options.log) options.log(line);
   };
 
+  // Only the policies some experiment runs are trained.
+  Plan trained = plan;
+  trained.policies = PoliciesNeeded(plan);
   // The work ahead, in units (see kUnitsPerRequest).
-  const std::vector<int64_t> iterations = PlannedIterations(plan, options.quick);
+  const std::vector<int64_t> iterations = PlannedIterations(trained, options.quick);
   double training_units = 0.0;
   for (int64_t n : iterations) training_units += static_cast<double>(n);
   std::vector<int64_t> seeds;
@@ -209,7 +216,7 @@ ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
   policy_options.log = log;
   policy_options.progress = [&](const std::string& name, int64_t it, int64_t n) { progress.Training(name, it, n, 0.0); };
   progress.Set("training policies", 0.0);
-  const std::vector<TrainedPolicy> policies = ProvidePolicies(plan, policy_options);
+  const std::vector<TrainedPolicy> policies = ProvidePolicies(trained, policy_options);
   const double training_seconds = progress.Now() - start;
   std::map<std::string, std::string> policy_files;
   for (const TrainedPolicy& p : policies) policy_files[p.name] = p.file;
@@ -228,7 +235,7 @@ ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
       progress.Set(fmt::format("{}: {}/{} simulations", phase, k, n), done + per_cell * static_cast<double>(k));
     });
     done += experiment_units[i];
-    reports.push_back({&e, BuildOutputs(data), seeds[i], static_cast<int64_t>(keys.size())});
+    reports.push_back({&e, BuildOutputs(data, options.quick ? plan.quick_banner : ""), seeds[i], static_cast<int64_t>(keys.size())});
     for (const OutputFile& f : reports.back().outputs.files) WriteFileAtomically((out / f.path).string(), f.text);
     experiment_seconds.push_back(progress.Now() - t0);
     log(fmt::format("experiment '{}': {} simulations in {:.1f} s", e.name, keys.size(), experiment_seconds.back()));

@@ -1,0 +1,143 @@
+// Reproduce() end to end at a tiny scale: the files it writes, byte-identical outputs whatever
+// the number of workers, and the policy cache (trained once, reused, retrained when the policy
+// it is fine-tuned from changes).
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "reproduce/policy_cache.h"
+#include "reproduce/reproduce.h"
+#include "tests/reproduce/reproduce_test_support.h"
+
+namespace bestserve::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using reproduce::LoadPlan;
+
+const std::string kRuns = R"(  - {label: big, router: "dedicated:opt-6.7b"}
+  - {label: mid, router: "dedicated:opt-1.3b"}
+  - {label: greedy, router: greedy}
+)";
+const std::string kFigures = R"(  - {id: fig2, kind: performance, title: perf}
+  - {id: fig2, kind: selection, runs: [greedy], title: mix}
+  - {id: fig3, kind: task_selection, run: greedy, title: tasks}
+)";
+const std::string kClaims = R"(  - {id: collapse, text: big collapses, check: {kind: collapse_rate, run: big, below: 0.9, paper_rps: 2, factor: 2}}
+)";
+
+std::vector<std::pair<std::string, std::string>> OutputFiles(const std::string& dir) {
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string rel = fs::relative(entry.path(), dir).string();
+    if (rel == "run.json") continue;  // timings
+    files.emplace_back(rel, ReadText(entry.path().string()));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+reproduce::ReproduceOptions Options(const std::string& out, const std::string& cache, int32_t workers) {
+  reproduce::ReproduceOptions o;
+  o.out_dir = out;
+  o.cache_dir = cache;
+  o.workers = workers;
+  return o;
+}
+
+TEST_CASE("a tiny reproduction writes every output, the same bytes with 1 or 2 workers", "[reproduce][run]") {
+  ScratchDir dir("tiny_run");
+  const auto plan = LoadPlan(WriteRateSweepPlan(dir, kRuns, kFigures, kClaims));
+  const auto one = reproduce::Reproduce(plan, Options(dir.Path("out1"), dir.Path("cache"), 1));
+  const auto two = reproduce::Reproduce(plan, Options(dir.Path("out2"), dir.Path("cache"), 2));
+  CHECK(one.reproduced + one.partly + one.not_reproduced == 1);
+  const auto files1 = OutputFiles(dir.Path("out1"));
+  const auto files2 = OutputFiles(dir.Path("out2"));
+  CHECK(files1 == files2);
+  std::vector<std::string> names;
+  for (const auto& [name, _] : files1) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"REPORT.md", "claims.csv", "data/fig2_performance.csv", "data/fig2_selection.csv",
+                                          "data/fig3_task_selection.csv", "figures.json"});
+  // 3 runs x 5 rates; selection: 5 rates x 3 models; per task: 4 tasks x 5 rates x 3 models.
+  CHECK(ParseCsv(ReadText(dir.Path("out1/data/fig2_performance.csv"))).size() == 15);
+  CHECK(ParseCsv(ReadText(dir.Path("out1/data/fig2_selection.csv"))).size() == 15);
+  CHECK(ParseCsv(ReadText(dir.Path("out1/data/fig3_task_selection.csv"))).size() == 60);
+  // The selection shares of one rate add up to 1.
+  double total = 0.0;
+  for (const auto& row : ParseCsv(ReadText(dir.Path("out1/data/fig2_selection.csv")))) {
+    if (row.at("x") == "2") total += std::stod(row.at("fraction"));
+  }
+  CHECK(total == Approx(1.0));
+  const std::string report = ReadText(dir.Path("out1/REPORT.md"));
+  CHECK(report.find("big collapses") != std::string::npos);
+  CHECK(report.find("![fig2](figures/fig2_performance.png)") != std::string::npos);
+  CHECK(report.find("QUICK") == std::string::npos);
+  const std::string manifest = ReadText(dir.Path("out1/figures.json"));
+  CHECK(manifest.find("\"banner\": \"\"") != std::string::npos);
+  CHECK(fs::exists(dir.Path("out1/run.json")));
+}
+
+TEST_CASE("policies are trained once, reused by key, and retrained when their parent changes", "[reproduce][cache]") {
+  ScratchDir dir("cache_run");
+  // Tiny trainings: 2,500 iterations, validation on 200 requests.
+  dir.Write("hard.yaml", R"(name: hard
+seed: 1
+scenario: experiments/scenarios/paper_4gpu.yaml
+training_workload: {kind: unpredictable2, num_requests: 300, min_rate_rps: 0.25, max_rate_rps: 48}
+episode_requests: 300
+learner: {iterations: 2500, batch_size: 64, learning_starts: 500, replay_capacity: 5000, progress_every_iterations: 500}
+validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], requests: 200}
+)");
+  dir.Write("soft.yaml", R"(name: soft
+seed: 2
+scenario: experiments/scenarios/paper_4gpu.yaml
+set: {deadline.reward: soft}
+training_workload: {kind: unpredictable2, num_requests: 300, min_rate_rps: 0.25, max_rate_rps: 48}
+episode_requests: 300
+learner: {iterations: 1500, batch_size: 64, learning_starts: 500, replay_capacity: 5000, progress_every_iterations: 500}
+validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], requests: 200}
+)");
+  const auto write_plan = [&](const std::string& hard_quick) {
+    return WriteRateSweepPlan(dir, "  - {label: policy, router: \"trained:soft\"}\n", "  - {id: fig2, kind: performance, title: t}\n",
+                              "", "",
+                              "  hard: {train: hard.yaml, quick: " + hard_quick + "}\n  soft: {train: soft.yaml, init_from: hard}\n");
+  };
+  reproduce::PolicyOptions options;
+  options.cache_dir = dir.Path("cache");
+  options.quick = true;
+  std::vector<std::string> progress;
+  options.progress = [&](const std::string& name, int64_t it, int64_t total) {
+    progress.push_back(fmt::format("{} {}/{}", name, it, total));
+  };
+
+  const auto plan = LoadPlan(write_plan("{iterations: 2000}"));
+  const auto first = reproduce::ProvidePolicies(plan, options);
+  REQUIRE(first.size() == 2);
+  CHECK_FALSE(first[0].reused);
+  CHECK(first[0].iterations == 2000);  // the quick budget
+  CHECK(first[1].iterations == 1500);
+  CHECK(fs::exists(first[1].file));
+  CHECK(std::count(progress.begin(), progress.end(), "hard 2000/2000") == 1);
+
+  const auto second = reproduce::ProvidePolicies(plan, options);
+  CHECK(second[0].reused);
+  CHECK(second[1].reused);
+  CHECK(second[0].key == first[0].key);
+  CHECK(ReadText(second[1].file) == ReadText(first[1].file));
+
+  // A different hard budget: a new hard key, and so a new soft key though soft.yaml is unchanged.
+  const auto changed = reproduce::ProvidePolicies(LoadPlan(write_plan("{iterations: 2100}")), options);
+  CHECK_FALSE(changed[0].reused);
+  CHECK(changed[0].key != first[0].key);
+  CHECK_FALSE(changed[1].reused);
+  CHECK(changed[1].key != first[1].key);
+
+  // Full mode is another config (no quick budget): another key.
+  options.quick = false;
+  const auto keys_full = reproduce::PlannedIterations(plan, false);
+  CHECK(keys_full == std::vector<int64_t>{2500, 1500});
+}
+
+}  // namespace
+}  // namespace bestserve::testing
