@@ -127,6 +127,7 @@ std::vector<TrainedPolicy> ProvidePolicies(const Plan& plan, const PolicyOptions
       if (fs::exists(p.file)) {
         std::lock_guard lock(mutex);
         log(fmt::format("policy '{}': reusing {} ({} iterations)", p.name, p.dir, p.iterations));
+        if (options.progress) options.progress(p.name, configs[i].learner.iterations, configs[i].learner.iterations);
         return;
       }
       p.reused = false;  // the entry lost its policy file: train again

@@ -38,6 +38,7 @@ struct PolicyOptions {
   int32_t workers = 1;   // policies trained at once (independent ones only)
   std::function<double()> clock;
   // Training progress: (policy name, iteration, total iterations); from worker threads, serialized.
+  // A policy taken from the cache reports (total, total) once.
   std::function<void(const std::string&, int64_t, int64_t)> progress;
   std::function<void(const std::string&)> log;  // status lines, serialized
 };

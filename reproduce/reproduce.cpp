@@ -27,10 +27,13 @@ std::string Duration(double seconds) {
   return fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
-// Whole-run progress in work units: one unit per training iteration, and per simulation cell
-// an estimate of its requests (rate x 40 s for a rate sweep, 10,000 for a workload run) times
-// kUnitsPerRequest, a ratio measured on the dev machine (a training iteration, ~340 us, costs
-// about as much as simulating 170 requests). The ETA scales the remaining units by the pace so far.
+// Whole-run progress. Work is counted in units: one per training iteration, and per simulation
+// cell an estimate of its requests (rate x 40 s for a rate sweep, 10,000 for a workload run)
+// times kUnitsPerRequest, a ratio measured on the dev machine (a training iteration, ~340 us,
+// costs about as much as simulating 170 requests). The percentage is units done over all units.
+// The ETA follows the schedule: trainings run `workers` at a time and a fine-tune starts after
+// its parent, so the training time left is max(longest chain left, all iterations left /
+// workers) at the pace of one training so far; the simulations then share the workers.
 constexpr double kUnitsPerRequest = 0.006;
 
 double CellUnits(const ExperimentSpec& e, const CellKey& key) {
@@ -40,42 +43,85 @@ double CellUnits(const ExperimentSpec& e, const CellKey& key) {
 
 class Progress {
  public:
-  Progress(const ReproduceOptions& options, double total_units) : options_(options), total_(total_units) {}
+  struct Training {
+    std::string name;
+    int parent = -1;  // index of the policy it is fine-tuned from
+    int64_t total = 0;
+    int64_t done = 0;
+  };
 
-  void Set(const std::string& phase, double done_units) {
+  Progress(const ReproduceOptions& options, std::vector<Training> trainings, double sim_units)
+      : options_(options), trainings_(std::move(trainings)), sim_total_(sim_units) {
+    for (const Training& t : trainings_) train_total_ += static_cast<double>(t.total);
+  }
+
+  void TrainingProgress(const std::string& name, int64_t it) {
     std::lock_guard lock(mutex_);
-    phase_ = phase;
-    done_ = done_units;
+    const double now = Now();
+    busy_seconds_ += (now - last_) * static_cast<double>(Running());
+    last_ = now;
+    std::string text;
+    for (Training& t : trainings_) {
+      if (t.name == name) t.done = it;
+      if (t.done > 0 && t.done < t.total) text += fmt::format("{}{} {}/{}", text.empty() ? "" : ", ", t.name, t.done, t.total);
+    }
+    phase_ = "training " + (text.empty() ? std::string("(saving)") : text);
     Show();
   }
-  void Training(const std::string& policy, int64_t it, int64_t total, double base_units) {
+  void Simulations(const std::string& phase, double done_units) {
     std::lock_guard lock(mutex_);
-    training_[policy] = {it, total};
-    double units = base_units;
-    std::string text;
-    for (const auto& [name, p] : training_) {
-      units += static_cast<double>(p.first);
-      if (p.first < p.second) text += fmt::format("{}{} {}/{}", text.empty() ? "" : ", ", name, p.first, p.second);
-    }
-    phase_ = "training " + (text.empty() ? std::string("(finishing)") : text);
-    done_ = units;
+    if (sim_start_ < 0) sim_start_ = Now();
+    for (Training& t : trainings_) t.done = t.total;
+    phase_ = phase;
+    sim_done_ = done_units;
     Show();
   }
   double Now() const { return options_.clock ? options_.clock() : 0.0; }
 
  private:
+  int Running() const {
+    int n = 0;
+    for (const Training& t : trainings_) n += t.done > 0 && t.done < t.total;
+    return n;
+  }
+  double Left(size_t i) const {
+    const Training& t = trainings_[i];
+    return static_cast<double>(t.total - t.done) + (t.parent >= 0 ? Left(static_cast<size_t>(t.parent)) : 0.0);
+  }
+  double Eta() const {
+    double done = 0.0;
+    for (const Training& t : trainings_) done += static_cast<double>(t.done);
+    const double workers = std::max(1, options_.workers);
+    if (sim_start_ >= 0) {  // simulating: the pace of the simulations so far
+      const double elapsed = Now() - sim_start_;
+      return sim_done_ > 0 && elapsed > 0 ? (sim_total_ - sim_done_) * elapsed / sim_done_ : NAN;
+    }
+    if (done <= 0 || busy_seconds_ <= 0) return NAN;
+    const double pace = done / busy_seconds_;  // iterations per second of one training
+    double longest = 0.0;
+    for (size_t i = 0; i < trainings_.size(); ++i) longest = std::max(longest, Left(i));
+    const double training = std::max(longest, (train_total_ - done) / workers) / pace;
+    return training + sim_total_ / (pace * workers);
+  }
   void Show() {
     if (!options_.status) return;
-    const double elapsed = Now();
-    const double fraction = total_ > 0 ? std::min(1.0, done_ / total_) : 0.0;
-    const double eta = fraction > 0.01 ? elapsed * (1.0 - fraction) / fraction : NAN;
-    options_.status(fmt::format("[{:3.0f}%] {} | elapsed {} | ETA {}", 100.0 * fraction, phase_, Duration(elapsed), Duration(eta)));
+    double done = sim_done_;
+    for (const Training& t : trainings_) done += static_cast<double>(t.done);
+    const double total = train_total_ + sim_total_;
+    const double fraction = total > 0 ? std::min(1.0, done / total) : 0.0;
+    options_.status(fmt::format("[{:3.0f}%] {} | elapsed {} | ETA {}", 100.0 * fraction, phase_, Duration(Now()),
+                                Duration(Eta())));
   }
+
   const ReproduceOptions& options_;
-  double total_;
-  double done_ = 0.0;
+  std::vector<Training> trainings_;
+  double train_total_ = 0.0;
+  double sim_total_ = 0.0;
+  double sim_done_ = 0.0;
+  double sim_start_ = -1.0;
+  double busy_seconds_ = 0.0;
+  double last_ = 0.0;
   std::string phase_;
-  std::map<std::string, std::pair<int64_t, int64_t>> training_;
   std::mutex mutex_;
 };
 
@@ -192,19 +238,25 @@ ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
   trained.policies = PoliciesNeeded(plan);
   // The work ahead, in units (see kUnitsPerRequest).
   const std::vector<int64_t> iterations = PlannedIterations(trained, options.quick);
-  double training_units = 0.0;
-  for (int64_t n : iterations) training_units += static_cast<double>(n);
+  std::vector<Progress::Training> trainings;
+  for (size_t i = 0; i < trained.policies.size(); ++i) {
+    int parent = -1;
+    for (size_t k = 0; k < i; ++k) {
+      if (trained.policies[k].name == trained.policies[i].init_from) parent = static_cast<int>(k);
+    }
+    trainings.push_back({trained.policies[i].name, parent, iterations[i], 0});
+  }
   std::vector<int64_t> seeds;
   std::vector<double> experiment_units;
-  double total = training_units;
+  double sim_units = 0.0;
   for (const ExperimentSpec& e : plan.experiments) {
     seeds.push_back(options.quick ? std::min(e.seeds, plan.quick_seeds) : e.seeds);
     double units = 0.0;
     for (const CellKey& key : ListCells(e, seeds.back())) units += CellUnits(e, key);
     experiment_units.push_back(units);
-    total += units;
+    sim_units += units;
   }
-  Progress progress(options, total);
+  Progress progress(options, trainings, sim_units);
   const double start = progress.Now();
 
   PolicyOptions policy_options;
@@ -214,8 +266,7 @@ ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
   policy_options.workers = options.workers;
   policy_options.clock = options.clock;
   policy_options.log = log;
-  policy_options.progress = [&](const std::string& name, int64_t it, int64_t n) { progress.Training(name, it, n, 0.0); };
-  progress.Set("training policies", 0.0);
+  policy_options.progress = [&](const std::string& name, int64_t it, int64_t) { progress.TrainingProgress(name, it); };
   const std::vector<TrainedPolicy> policies = ProvidePolicies(trained, policy_options);
   const double training_seconds = progress.Now() - start;
   std::map<std::string, std::string> policy_files;
@@ -223,16 +274,16 @@ ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
 
   std::vector<ExperimentReport> reports;
   std::vector<double> experiment_seconds;
-  double done = training_units;
+  double done = 0.0;
   for (size_t i = 0; i < plan.experiments.size(); ++i) {
     const ExperimentSpec& e = plan.experiments[i];
     const double t0 = progress.Now();
     const std::vector<CellKey> keys = ListCells(e, seeds[i]);
     const double per_cell = keys.empty() ? 0.0 : experiment_units[i] / static_cast<double>(keys.size());
     const std::string phase = fmt::format("experiment {}/{} '{}'", i + 1, plan.experiments.size(), e.name);
-    progress.Set(phase, done);
+    progress.Simulations(phase, done);
     const ExperimentData data = RunExperiment(e, seeds[i], policy_files, options.workers, [&](int64_t k, int64_t n) {
-      progress.Set(fmt::format("{}: {}/{} simulations", phase, k, n), done + per_cell * static_cast<double>(k));
+      progress.Simulations(fmt::format("{}: {}/{} simulations", phase, k, n), done + per_cell * static_cast<double>(k));
     });
     done += experiment_units[i];
     reports.push_back({&e, BuildOutputs(data, options.quick ? plan.quick_banner : ""), seeds[i], static_cast<int64_t>(keys.size())});

@@ -180,8 +180,12 @@ def set_labels(axes, spec, cols, bottom_only=True):
 
 def unit_ylim(ax, values):
     values = [v for v in values if v is not None and math.isfinite(v)]
-    if values and min(values) >= 0 and max(values) <= 1.05:
+    # Fractions of peak read best on a fixed 0..1 scale; small quantities (utility per GPU) would
+    # be squashed by it, so they keep matplotlib's own limits from 0.
+    if values and min(values) >= 0 and 0.5 < max(values) <= 1.05:
         ax.set_ylim(0, 1.05)
+    elif values and min(values) >= 0:
+        ax.set_ylim(bottom=0)
 
 
 def draw_lines(spec, path):

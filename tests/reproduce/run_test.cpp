@@ -141,3 +141,41 @@ validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], re
 
 }  // namespace
 }  // namespace bestserve::testing
+
+namespace bestserve::testing {
+namespace {
+
+TEST_CASE("bestserve reproduce: bad input exits 3 with a located message and writes nothing", "[reproduce][cli]") {
+  ScratchDir dir("cli_bad");
+  const std::string bad = WriteRateSweepPlan(dir, kRuns, kFigures,
+                                             "  - {id: c, text: t, check: {kind: collapse_rate, run: biggest, paper_rps: 2}}\n");
+  const auto result = RunBestserve(fmt::format("reproduce --plan {} --out {} --cache {}", bad, dir.Path("out"), dir.Path("cache")));
+  CHECK(result.exit_code == 3);
+  CHECK(result.output.find("exp.yaml:16") != std::string::npos);
+  CHECK(result.output.find("unknown run 'biggest'") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir.Path("out")));
+  CHECK_FALSE(fs::exists(dir.Path("cache")));
+
+  const std::string good = WriteRateSweepPlan(dir, kRuns, kFigures, kClaims);
+  const auto only = RunBestserve(fmt::format("reproduce --plan {} --only fig99 --out {}", good, dir.Path("out")));
+  CHECK(only.exit_code == 3);
+  CHECK(only.output.find("unknown table or figure 'fig99'; expected some of: fig2,fig3") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir.Path("out")));
+}
+
+TEST_CASE("bestserve reproduce --only runs a subset and draws its figures", "[reproduce][cli]") {
+  ScratchDir dir("cli_only");
+  const std::string plan = WriteRateSweepPlan(dir, kRuns, kFigures, kClaims);
+  const auto result = RunBestserve(fmt::format("reproduce --plan {} --only fig3 --out {} --cache {} -j 2", plan,
+                                               dir.Path("out"), dir.Path("cache")));
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.output.find("report: ") != std::string::npos);
+  CHECK(fs::exists(dir.Path("out/data/fig3_task_selection.csv")));
+  CHECK_FALSE(fs::exists(dir.Path("out/data/fig2_performance.csv")));
+  CHECK(fs::file_size(dir.Path("out/figures/fig3_task_selection.png")) > 10000);
+  CHECK(fs::file_size(dir.Path("out/figures/fig3_task_selection.svg")) > 10000);
+}
+
+}  // namespace
+}  // namespace bestserve::testing
