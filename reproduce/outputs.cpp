@@ -145,11 +145,21 @@ class View {
 
 std::string PanelOf(const View& v, int variant) { return v.spec().variants[static_cast<size_t>(variant)].label; }
 
-std::vector<int> ShownRuns(const View& v, const FigureSpec& fig) {
-  if (!fig.runs.empty()) return fig.runs;
-  std::vector<int> all(v.spec().runs.size());
-  std::iota(all.begin(), all.end(), 0);
-  return all;
+// The runs a figure shows in `variant`, in the figure's order: its labels resolved in that
+// variant (a label may name a different run per variant), or every run of the variant.
+std::vector<int> ShownRuns(const View& v, const FigureSpec& fig, int variant) {
+  std::vector<int> runs;
+  if (fig.runs.empty()) {
+    for (int r = 0; r < static_cast<int>(v.spec().runs.size()); ++r) {
+      if (v.Runs(r, variant)) runs.push_back(r);
+    }
+  } else {
+    for (const std::string& label : fig.runs) {
+      const int r = v.RunFor(label, variant);
+      if (r >= 0) runs.push_back(r);
+    }
+  }
+  return runs;
 }
 
 // ---- figure data ------------------------------------------------------------------------------
@@ -157,10 +167,7 @@ std::vector<int> ShownRuns(const View& v, const FigureSpec& fig) {
 std::string LinesVsRate(const View& v, const FigureSpec& fig, Metric m) {
   std::string csv = "panel,series,x,y,lo,hi\n";
   for (int var = 0; var < v.NumVariants(); ++var) {
-    for (int r : ShownRuns(v, fig)) {
-      // Runs sharing a label (one per variant) are drawn as one series.
-      const int run = v.RunFor(v.RunLabel(r), var);
-      if (run != r) continue;
+    for (int run : ShownRuns(v, fig, var)) {
       for (int i = 0; i < v.NumRates(); ++i) {
         const Stats s = v.At(var, run, i, m);
         csv += fmt::format("{},{},{},{},{},{}\n", CsvField(PanelOf(v, var)), CsvField(v.RunLabel(run)),
@@ -180,13 +187,22 @@ void AppendStacked(std::string& csv, const View& v, const std::string& panel, in
   }
 }
 
+// Panel names join the parts that vary: "greedy", "greedy: copa", "greedy (COPA only)".
+std::string Panel(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts) {
+    if (p.empty()) continue;
+    out += out.empty() ? p : (p.front() == '(' ? " " + p : ": " + p);
+  }
+  return out;
+}
+
 std::string Selection(const View& v, const FigureSpec& fig) {
   std::string csv = "panel,x,category,fraction\n";
+  const bool variants = v.NumVariants() > 1;
   for (int var = 0; var < v.NumVariants(); ++var) {
-    for (int r : ShownRuns(v, fig)) {
-      if (!v.Runs(r, var)) continue;
-      const std::string panel = v.NumVariants() > 1 ? fmt::format("{} ({})", v.RunLabel(r), PanelOf(v, var)) : v.RunLabel(r);
-      AppendStacked(csv, v, panel, var, r, -1);
+    for (int r : ShownRuns(v, fig, var)) {
+      AppendStacked(csv, v, Panel({v.RunLabel(r), variants ? "(" + PanelOf(v, var) + ")" : ""}), var, r, -1);
     }
   }
   return csv;
@@ -194,12 +210,15 @@ std::string Selection(const View& v, const FigureSpec& fig) {
 
 std::string TaskSelection(const View& v, const FigureSpec& fig) {
   std::string csv = "panel,x,category,fraction\n";
-  const int run = fig.runs.front();
+  const bool variants = v.NumVariants() > 1;
+  const bool runs = fig.runs.size() > 1;
   for (int var = 0; var < v.NumVariants(); ++var) {
-    if (!v.Runs(run, var)) continue;
-    for (int t = 0; t < static_cast<int>(v.tasks().size()); ++t) {
-      const std::string& task = v.tasks()[static_cast<size_t>(t)];
-      AppendStacked(csv, v, v.NumVariants() > 1 ? fmt::format("{} ({})", task, PanelOf(v, var)) : task, var, run, t);
+    for (int r : ShownRuns(v, fig, var)) {
+      for (int t = 0; t < static_cast<int>(v.tasks().size()); ++t) {
+        const std::string panel = Panel({runs ? v.RunLabel(r) : "", v.tasks()[static_cast<size_t>(t)],
+                                         variants ? "(" + PanelOf(v, var) + ")" : ""});
+        AppendStacked(csv, v, panel, var, r, t);
+      }
     }
   }
   return csv;
@@ -207,9 +226,11 @@ std::string TaskSelection(const View& v, const FigureSpec& fig) {
 
 std::string VariantSelection(const View& v, const FigureSpec& fig) {
   std::string csv = "panel,x,category,fraction\n";
-  const int run = fig.runs.front();
+  const bool runs = fig.runs.size() > 1;
   for (int var = 0; var < v.NumVariants(); ++var) {
-    if (v.Runs(run, var)) AppendStacked(csv, v, PanelOf(v, var), var, run, -1);
+    for (int r : ShownRuns(v, fig, var)) {
+      AppendStacked(csv, v, Panel({runs ? v.RunLabel(r) : "", runs ? "(" + PanelOf(v, var) + ")" : PanelOf(v, var)}), var, r, -1);
+    }
   }
   return csv;
 }
@@ -218,7 +239,7 @@ std::string TaskShare(const View& v, const FigureSpec& fig) {
   std::string csv = "panel,series,category,y,lo,hi\n";
   const int model = v.ModelIndex(fig.model);
   const std::string panel = fmt::format("share of each task's requests sent to {}", fig.model);
-  for (int r : fig.runs) {
+  for (int r : ShownRuns(v, fig, 0)) {
     for (int t = 0; t < static_cast<int>(v.tasks().size()); ++t) {
       std::vector<double> per_seed;
       for (int64_t s = 1; s <= v.seeds(); ++s) per_seed.push_back(v.Share(0, r, v.AllRates(), t, model, s));
@@ -233,9 +254,8 @@ std::string TaskShare(const View& v, const FigureSpec& fig) {
 
 std::string MeanReward(const View& v, const FigureSpec& fig) {
   std::string csv = "panel,series,category,y,lo,hi\n";
-  for (int r : ShownRuns(v, fig)) {
-    for (int var = 0; var < v.NumVariants(); ++var) {
-      if (!v.Runs(r, var)) continue;
+  for (int var = 0; var < v.NumVariants(); ++var) {
+    for (int r : ShownRuns(v, fig, var)) {
       const Stats s = Summarize(v.RateMeanPerSeed(var, r, Metric::kPerformance));
       const std::string category = PanelOf(v, var).empty() ? "all requests" : PanelOf(v, var);
       csv += fmt::format(",{},{},{},{},{}\n", CsvField(v.RunLabel(r)), CsvField(category), Num(s.mean), Num(s.min),
@@ -247,7 +267,7 @@ std::string MeanReward(const View& v, const FigureSpec& fig) {
 
 std::string Trace(const View& v, const FigureSpec& fig) {
   std::string csv = "series,request,arrival_s,rate_rps,running_total,window_average\n";
-  for (int r : ShownRuns(v, fig)) {
+  for (int r : ShownRuns(v, fig, 0)) {
     const CellResult* c = v.First(0, r);
     if (c == nullptr) continue;
     const auto& w = c->summary.window_averages;
@@ -266,7 +286,7 @@ std::string Trace(const View& v, const FigureSpec& fig) {
 
 std::string WindowUtility(const View& v, const FigureSpec& fig) {
   std::string csv = "panel,series,x,y,lo,hi\n";
-  for (int r : ShownRuns(v, fig)) {
+  for (int r : ShownRuns(v, fig, 0)) {
     const CellResult* c = v.First(0, r);
     if (c == nullptr) continue;
     const auto& w = c->summary.window_averages;
@@ -429,8 +449,8 @@ ClaimResult Evaluate(const View& v, const ClaimSpec& claim, const std::vector<Ta
     std::string where;
     for (int var = 0; var < v.NumVariants(); ++var) {
       const int run = Run(v, c, "run", var);
-      if (run < 0) continue;
       const std::vector<int> baselines = Runs(v, c, "baselines", var);
+      if (run < 0 || std::count(baselines.begin(), baselines.end(), -1) > 0) continue;
       for (int i = 0; i < v.NumRates(); ++i) {
         double best = -std::numeric_limits<double>::infinity();
         for (int b : baselines) {
@@ -449,7 +469,7 @@ ClaimResult Evaluate(const View& v, const ClaimSpec& claim, const std::vector<Ta
     res.paper = "the policy tracks the best static model at every rate (Figure 2)";
     res.ours = fmt::format("at or above the best static model at {} of {} rates; worst shortfall {:.4f} of peak at {}{}",
                            at_least, points, std::max(0.0, worst), Rate(at), where.empty() ? "" : " (" + where + ")");
-    res.verdict = Grade(worst <= tol, worst <= 3 * tol);
+    res.verdict = points > 0 ? Grade(worst <= tol, worst <= 3 * tol) : Verdict::kNot;
   } else if (kind == "rate_shift") {
     const int run = Run(v, c, "run");
     const int model = v.ModelIndex(c.GetString("model"));
@@ -482,7 +502,7 @@ ClaimResult Evaluate(const View& v, const ClaimSpec& claim, const std::vector<Ta
     }
     res.paper = fmt::format("{} goes to {} more than any other task", c.GetString("task"), c.GetString("model"));
     res.ours = fmt::format("{} share by task over all rates: {}", c.GetString("model"), fmt::join(parts, ", "));
-    res.verdict = Grade(largest, mine > others);
+    res.verdict = std::isfinite(mine) ? Grade(largest, mine > others) : Verdict::kNot;
   } else if (kind == "best_only_above") {
     const int run = Run(v, c, "run");
     const std::vector<int> baselines = Runs(v, c, "baselines");
@@ -576,12 +596,13 @@ ClaimResult Evaluate(const View& v, const ClaimSpec& claim, const std::vector<Ta
     std::vector<std::string> parts;
     for (int var = 0; var < v.NumVariants(); ++var) {
       const int run = Run(v, c, "run", var);
-      if (run < 0) continue;
+      const std::vector<int> baselines = Runs(v, c, "baselines", var);
+      if (run < 0 || std::count(baselines.begin(), baselines.end(), -1) > 0) continue;
       ++variants;
       const double mine = Summarize(v.RateMeanPerSeed(var, run, Metric::kPerformance)).mean;
       double best = -1;
       std::string best_name;
-      for (int b : Runs(v, c, "baselines", var)) {
+      for (int b : baselines) {
         const double x = Summarize(v.RateMeanPerSeed(var, b, Metric::kPerformance)).mean;
         if (x > best) {
           best = x;
@@ -594,7 +615,7 @@ ClaimResult Evaluate(const View& v, const ClaimSpec& claim, const std::vector<Ta
     }
     res.paper = "beats every static baseline";
     res.ours = fmt::format("mean performance {}", fmt::join(parts, "; "));
-    res.verdict = Grade(wins == variants, 2 * wins >= variants && wins > 0);
+    res.verdict = variants > 0 ? Grade(wins == variants, 2 * wins >= variants && wins > 0) : Verdict::kNot;
   } else if (kind == "utility_higher") {
     int higher = 0;
     int points = 0;
@@ -615,9 +636,11 @@ ClaimResult Evaluate(const View& v, const ClaimSpec& claim, const std::vector<Ta
     const int run = Run(v, c, "run");
     const int ref = Run(v, c, "reference");
     std::vector<double> share, ratio, past90;
-    for (int64_t s = 1; s <= v.seeds(); ++s) {
-      const Summary& a = *v.Seeds(0, run, 0)[static_cast<size_t>(s - 1)];
-      const Summary& b = *v.Seeds(0, ref, 0)[static_cast<size_t>(s - 1)];
+    const std::vector<const Summary*> runs = v.Seeds(0, run, 0);
+    const std::vector<const Summary*> refs = v.Seeds(0, ref, 0);
+    for (size_t s = 0; s < std::min(runs.size(), refs.size()); ++s) {
+      const Summary& a = *runs[s];
+      const Summary& b = *refs[s];
       const double ga = std::max(1, a.num_gpus);
       const double gb = std::max(1, b.num_gpus);
       const size_t n = std::min(a.window_averages.size(), b.window_averages.size());
@@ -651,7 +674,8 @@ ClaimResult Evaluate(const View& v, const ClaimSpec& claim, const std::vector<Ta
         "| mean utility ratio | {:.2f} | {:.2f} |\n| ratio of windows >= 0.90 of peak | {:.2f} | {:.2f} |\n",
         v.seeds(), v.seeds() == 1 ? "" : "s", Pct(paper.GetDouble("share_higher")), Pct(sh.mean), paper.GetDouble("mean_ratio"),
         ra.mean, paper.GetDouble("past90_ratio"), p9.mean);
-    res.verdict = Grade(agree == 3, agree > 0);
+    res.verdict = std::isfinite(sh.mean) && std::isfinite(ra.mean) && std::isfinite(p9.mean) ? Grade(agree == 3, agree > 0)
+                                                                                           : Verdict::kNot;
   }
   return res;
 }

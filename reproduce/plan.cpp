@@ -61,6 +61,12 @@ const std::map<std::string, std::vector<std::string>>& ClaimKeys() {
   return kKeys;
 }
 
+// Checks that look at the first variant only (the others compare across every variant where
+// their runs run).
+bool IsFirstVariantClaim(const std::string& kind) {
+  return kind != "not_worse_than_best_static" && kind != "beats_static_mean" && kind != "utility_higher";
+}
+
 bool IsRateOnlyClaim(const std::string& kind) {
   return kind == "collapse_rate" || kind == "available_multiple" || kind == "matches_at_low_rates" ||
          kind == "not_worse_than_best_static" || kind == "rate_shift" || kind == "best_only_above" ||
@@ -103,12 +109,42 @@ void ValidateClaim(const ExperimentSpec& e, const ClaimSpec& claim, const Names&
   if (IsRateOnlyClaim(claim.kind) && e.kind != ExperimentKind::kRateSweep) {
     c.Child("kind").Fail(fmt::format("check '{}' needs a rate_sweep experiment", claim.kind));
   }
+  if (claim.kind == "hardware_utility" && e.kind != ExperimentKind::kWorkload) {
+    c.Child("kind").Fail("check 'hardware_utility' compares windows: it needs a workload experiment");
+  }
+  // Every run a check names must exist; for a first-variant check it must run there, and for
+  // the others all of them must run together in at least one variant: a check with nothing to
+  // compare is a plan error, not a verdict.
+  std::vector<ConfigNode> named;
   for (const char* key : {"run", "reference"}) {
-    if (std::find(extra.begin(), extra.end(), key) != extra.end()) CheckRun(e, c.Child(key));
+    if (std::find(extra.begin(), extra.end(), key) != extra.end()) named.push_back(c.Child(key));
   }
   if (auto baselines = c.MaybeChild("baselines")) {
     baselines->ExpectSequence("run labels");
-    for (size_t i = 0; i < baselines->size(); ++i) CheckRun(e, baselines->Element(i));
+    if (baselines->size() == 0) baselines->Fail("expected at least one baseline run");
+    for (size_t i = 0; i < baselines->size(); ++i) named.push_back(baselines->Element(i));
+  }
+  for (const ConfigNode& node : named) CheckRun(e, node);
+  auto runs_together = [&](int variant) {
+    return std::all_of(named.begin(), named.end(), [&](const ConfigNode& node) {
+      for (size_t r = 0; r < e.runs.size(); ++r) {
+        if (e.runs[r].label == node.AsString() && e.RunsIn(static_cast<int>(r), variant)) return true;
+      }
+      return false;
+    });
+  };
+  if (IsFirstVariantClaim(claim.kind) && !runs_together(0)) {
+    c.Fail(fmt::format("check '{}' compares runs in the first variant ('{}'), but not all of them run there",
+                       claim.kind, e.variants[0].label));
+  }
+  bool any = false;
+  for (size_t v = 0; v < e.variants.size(); ++v) any = any || runs_together(static_cast<int>(v));
+  if (!any) c.Fail(fmt::format("check '{}': its runs never run together in one variant", claim.kind));
+  if (claim.kind == "matches_at_low_rates" && e.rates.front() > c.GetDouble("max_rps")) {
+    c.Child("max_rps").Fail(fmt::format("no rate of the experiment is <= {} (the lowest is {})", c.GetDouble("max_rps"), e.rates.front()));
+  }
+  if (claim.kind == "best_only_above" && e.rates.front() >= c.GetDouble("min_rps")) {
+    c.Child("min_rps").Fail(fmt::format("no rate of the experiment is below {} (the lowest is {})", c.GetDouble("min_rps"), e.rates.front()));
   }
   if (auto model = c.MaybeChild("model")) CheckName(*model, names.models, "model");
   if (auto task = c.MaybeChild("task")) CheckName(*task, names.tasks, "task");
@@ -285,7 +321,8 @@ ExperimentSpec LoadExperiment(const std::string& path, const std::vector<PolicyS
       const ConfigNode paper = t.Child("paper");
       paper.ExpectMap("the paper's columns: run label -> one count per threshold");
       for (const std::string& column : paper.Keys()) {
-        CheckRun(e, ConfigNode::LoadString(column, paper.Child(column).Where()));
+        const int run = CheckRun(e, ConfigNode::LoadString(column, paper.Child(column).Where()));
+        if (!e.RunsIn(run, 0)) paper.Child(column).Fail(fmt::format("run '{}' does not run in the first variant, which tables show", column));
         const ConfigNode values = paper.Child(column);
         values.ExpectSequence("one count per threshold");
         std::vector<double> counts;
@@ -315,13 +352,19 @@ ExperimentSpec LoadExperiment(const std::string& path, const std::vector<PolicyS
                                        e.kind == ExperimentKind::kRateSweep ? "rate_sweep" : "workload",
                                        fmt::join(kinds, ", ")));
     }
-    if (auto run = f.MaybeChild("run")) fig.runs.push_back(CheckRun(e, *run));
+    if (auto run = f.MaybeChild("run")) {
+      CheckRun(e, *run);
+      fig.runs.push_back(run->AsString());
+    }
     if (auto list = f.MaybeChild("runs")) {
       list->ExpectSequence("run labels");
-      for (size_t k = 0; k < list->size(); ++k) fig.runs.push_back(CheckRun(e, list->Element(k)));
+      for (size_t k = 0; k < list->size(); ++k) {
+        CheckRun(e, list->Element(k));
+        fig.runs.push_back(list->Element(k).AsString());
+      }
     }
-    const bool one_run = fig.kind == "task_selection" || fig.kind == "variant_selection";
-    if (one_run && fig.runs.size() != 1) f.Fail(fmt::format("figure kind '{}' needs exactly one `run`", fig.kind));
+    const bool needs_runs = fig.kind == "task_selection" || fig.kind == "variant_selection";
+    if (needs_runs && fig.runs.empty()) f.Fail(fmt::format("figure kind '{}' needs `run` or `runs`", fig.kind));
     if (fig.kind == "task_share") {
       if (fig.runs.size() < 2) f.Fail("figure kind 'task_share' needs `runs` (at least two, to compare)");
       CheckName(f.Child("model"), names.models, "model");

@@ -55,7 +55,7 @@ struct FigureSpec {
                      // variant_selection, mean_reward, trace, window_utility
   std::string title;
   std::string paper;      // what the paper's figure shows, in words (for REPORT.md)
-  std::vector<int> runs;  // runs shown (kind-dependent; empty: all)
+  std::vector<std::string> runs;  // labels of the runs shown, resolved per variant (empty: all)
   std::string model;      // task_share only
   std::string file;       // output stem under data/ and figures/, unique in the plan
 };

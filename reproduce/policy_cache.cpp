@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "scenario/scenario.h"
 #include "common/hash.h"
 #include "common/json_writer.h"
 #include "training/train_run.h"
@@ -58,8 +59,13 @@ std::string CacheKey(const TrainConfig& config, const std::string& init_key) {
   resolved.remove("name");   // labels, not settings
   resolved.remove("notes");
   h = Fnv1a64(YamlText(resolved), h);
+  // The scenario as resolved names its task table and profile set by path; their contents (the
+  // utility matrix, token lengths, deadlines, latency tables) decide the policy too.
+  const Scenario scenario = LoadTrainScenario(config);
   h = Fnv1a64("\nscenario\n", h);
-  h = Fnv1a64(ResolvedConfigYaml(LoadTrainScenario(config)), h);
+  h = Fnv1a64(ResolvedConfigYaml(scenario), h);
+  h = Fnv1a64("\ntasks\n" + ReadFile(scenario.tasks.source()), h);
+  h = Fnv1a64("\nprofiles\n" + ReadFile(scenario.profiles.source), h);
   h = Fnv1a64("\ninit_from\n" + init_key, h);
   return fmt::format("{:016x}", h);
 }
@@ -87,19 +93,30 @@ std::vector<int64_t> PlannedIterations(const Plan& plan, bool quick) {
   return out;
 }
 
+std::vector<std::string> CacheKeys(const Plan& plan, bool quick) {
+  std::vector<std::string> keys;
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < plan.policies.size(); ++i) {
+    const PolicySpec& spec = plan.policies[i];
+    keys.push_back(CacheKey(LoadPolicyConfig(spec, quick), spec.init_from.empty() ? "" : keys[index.at(spec.init_from)]));
+    index[spec.name] = i;
+  }
+  return keys;
+}
+
 std::vector<TrainedPolicy> ProvidePolicies(const Plan& plan, const PolicyOptions& options) {
   const size_t n = plan.policies.size();
   // Configs and keys first (a bad config fails before any training), in dependency order.
   std::vector<TrainConfig> configs;
   std::vector<TrainedPolicy> result(n);
   std::map<std::string, size_t> index;
+  const std::vector<std::string> keys = CacheKeys(plan, options.quick);
   for (size_t i = 0; i < n; ++i) {
     const PolicySpec& spec = plan.policies[i];
     configs.push_back(LoadPolicyConfig(spec, options.quick));
-    const std::string init_key = spec.init_from.empty() ? "" : result[index.at(spec.init_from)].key;
     TrainedPolicy& p = result[i];
     p.name = spec.name;
-    p.key = CacheKey(configs.back(), init_key);
+    p.key = keys[i];
     p.dir = (fs::path(options.cache_dir) / fmt::format("{}-{}", spec.name, p.key)).string();
     index[spec.name] = i;
   }
@@ -132,9 +149,13 @@ std::vector<TrainedPolicy> ProvidePolicies(const Plan& plan, const PolicyOptions
       }
       p.reused = false;  // the entry lost its policy file: train again
     }
+    // The entry is complete only once cache.json is written again: a training killed from here on
+    // must not leave an old marker beside new, partial files. --retrain starts from nothing.
+    fs::remove(marker);
+    if (options.retrain) fs::remove_all(dir);
     TrainOptions train;
     train.out_dir = p.dir;
-    train.resume = !options.retrain && fs::exists(dir / "checkpoint.bsc");
+    train.resume = fs::exists(dir / "checkpoint.bsc");
     if (!spec.init_from.empty()) train.init_from = result[index.at(spec.init_from)].file;
     train.clock = options.clock;
     train.progress = [&, name = spec.name](int64_t it, int64_t total) {

@@ -1,9 +1,11 @@
 // Trained policies for a reproduction, cached by a hash of everything that decides them.
 //
 // Cache key (16 hex digits, FNV-1a 64): the cache format, the training config as resolved (with
-// quick-mode overrides applied), the resolved scenario it trains on, and the key of the policy
-// it is fine-tuned from (so a new hard policy retrains the soft one). Not in the key: the
-// bestserve source itself; after changing the trainer, pass `--retrain` (or delete the cache).
+// quick-mode overrides applied), the resolved scenario it trains on, the bytes of that
+// scenario's task table and profile set, and the key of the policy it is fine-tuned from (so a
+// new hard policy retrains the soft one). Not in the key: the bestserve source itself (after
+// changing the trainer, pass `--retrain`), and data files a training or validation workload
+// reads (trace replays), which enter by path only.
 //
 // Cache layout: CACHE/<policy>-<key>/ is a `bestserve train` run folder (config.yaml,
 // scenario.yaml, curve.csv, checkpoint.bsc, best.bsw, final.bsw, run.json) plus cache.json,
@@ -34,7 +36,7 @@ struct TrainedPolicy {
 struct PolicyOptions {
   std::string cache_dir;
   bool quick = false;
-  bool retrain = false;  // ignore complete cache entries (train again into the same folders)
+  bool retrain = false;  // ignore cache entries: empty each policy's folder and train again
   int32_t workers = 1;   // policies trained at once (independent ones only)
   std::function<double()> clock;
   // Training progress: (policy name, iteration, total iterations); from worker threads, serialized.
@@ -45,6 +47,9 @@ struct PolicyOptions {
 
 // The training iterations each policy would run (quick budgets applied), in plan order.
 std::vector<int64_t> PlannedIterations(const Plan& plan, bool quick);
+
+// The cache key of each policy, in plan order.
+std::vector<std::string> CacheKeys(const Plan& plan, bool quick);
 
 // Trains what the cache lacks and returns every policy of the plan, in plan order. Error (with
 // the policy's name) when a training fails.

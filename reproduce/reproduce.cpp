@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "common/files.h"
 #include "common/json_writer.h"
@@ -287,9 +288,33 @@ ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
     });
     done += experiment_units[i];
     reports.push_back({&e, BuildOutputs(data, options.quick ? plan.quick_banner : ""), seeds[i], static_cast<int64_t>(keys.size())});
-    for (const OutputFile& f : reports.back().outputs.files) WriteFileAtomically((out / f.path).string(), f.text);
     experiment_seconds.push_back(progress.Now() - t0);
     log(fmt::format("experiment '{}': {} simulations in {:.1f} s", e.name, keys.size(), experiment_seconds.back()));
+  }
+
+  // Everything is written only now, after the last experiment: a failure midway leaves the
+  // previous run's outputs as they were. Files of the managed folders that this run does not
+  // produce (an earlier --only run, a renamed figure) are removed so that none is mistaken for
+  // this run's.
+  std::set<std::string> produced;
+  for (const ExperimentReport& r : reports) {
+    for (const OutputFile& f : r.outputs.files) {
+      WriteFileAtomically((out / f.path).string(), f.text);
+      produced.insert(fs::path(f.path).lexically_normal().string());
+    }
+    for (const FigureEntry& f : r.outputs.figures) {
+      produced.insert(fs::path(f.out + ".png").lexically_normal().string());
+      produced.insert(fs::path(f.out + ".svg").lexically_normal().string());
+    }
+  }
+  for (const char* folder : {"data", "tables", "figures"}) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(out / folder, ec)) {
+      const std::string rel = fs::relative(entry.path(), out).lexically_normal().string();
+      const std::string ext = entry.path().extension().string();
+      const bool ours = ext == ".csv" || ext == ".md" || ext == ".png" || ext == ".svg";
+      if (entry.is_regular_file() && ours && produced.count(rel) == 0) fs::remove(entry.path());
+    }
   }
 
   std::vector<FigureEntry> figures;

@@ -18,6 +18,7 @@ run() {  # name budget_seconds args...
   local name="$1" budget="$2"
   shift 2
   rm -rf "$SCRATCH/$name"
+  mkdir -p "$SCRATCH"
   local start end
   start=$(date +%s.%N)
   (cd "$ROOT" && "$B" reproduce "$@" --out "$SCRATCH/$name/out" --cache "$SCRATCH/$name/cache" 2> "$SCRATCH/$name.log")

@@ -94,6 +94,17 @@ TEST_CASE("bad experiments fail at load with file, line and key", "[reproduce][p
       {"duplicate run label", "  - {label: a, router: greedy}\n  - {label: a, router: threshold}\n", good_figures, "", "",
        "duplicate run 'a'", "exp.yaml:9"},
       {"unknown key", good_runs, good_figures, "", "colour: red\n", "colour", "exp.yaml"},
+      {"a first-variant check on a run that is not there",
+       "  - {label: big, router: \"dedicated:opt-6.7b\", variants: [b]}\n  - {label: greedy, router: greedy}\n",
+       good_figures, "  - {id: c, text: t, check: {kind: collapse_rate, run: big, paper_rps: 2}}\n",
+       "variants:\n  - {label: a}\n  - {label: b}\n", "not all of them run there", "exp.yaml:16"},
+      {"hardware utility on a rate sweep", good_runs, good_figures,
+       "  - {id: c, text: t, check: {kind: hardware_utility, run: big, reference: greedy, paper: {share_higher: 0.9, "
+       "mean_ratio: 3, past90_ratio: 1.5}}}\n",
+       "", "needs a workload experiment", "exp.yaml:13"},
+      {"low-rate check without low rates", good_runs, good_figures,
+       "  - {id: c, text: t, check: {kind: matches_at_low_rates, run: big, reference: greedy, max_rps: 0.1}}\n", "",
+       "no rate of the experiment is <= 0.1", "exp.yaml:13"},
   };
   for (const BadPlan& c : cases) {
     SECTION(c.name) {

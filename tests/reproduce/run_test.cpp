@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <set>
+
+#include "common/error.h"
 
 #include "reproduce/policy_cache.h"
 #include "reproduce/reproduce.h"
@@ -22,6 +25,15 @@ const std::string kRuns = R"(  - {label: big, router: "dedicated:opt-6.7b"}
 const std::string kFigures = R"(  - {id: fig2, kind: performance, title: perf}
   - {id: fig2, kind: selection, runs: [greedy], title: mix}
   - {id: fig3, kind: task_selection, run: greedy, title: tasks}
+)";
+// A training of 2,500 iterations on small episodes, validated on 200 requests: about a second.
+const std::string kTinyTraining = R"(name: tiny
+seed: 1
+scenario: experiments/scenarios/paper_4gpu.yaml
+training_workload: {kind: unpredictable2, num_requests: 300, min_rate_rps: 0.25, max_rate_rps: 48}
+episode_requests: 300
+learner: {iterations: 2500, batch_size: 64, learning_starts: 500, replay_capacity: 5000, progress_every_iterations: 500}
+validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], requests: 200}
 )";
 const std::string kClaims = R"(  - {id: collapse, text: big collapses, check: {kind: collapse_rate, run: big, below: 0.9, paper_rps: 2, factor: 2}}
 )";
@@ -124,7 +136,16 @@ validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], re
   CHECK(second[0].reused);
   CHECK(second[1].reused);
   CHECK(second[0].key == first[0].key);
-  CHECK(ReadText(second[1].file) == ReadText(first[1].file));
+
+  // Another cache, two trainings at a time: the same keys and the same policy bytes.
+  options.cache_dir = dir.Path("cache2");
+  options.workers = 2;
+  const auto other = reproduce::ProvidePolicies(plan, options);
+  CHECK_FALSE(other[1].reused);
+  CHECK(other[1].key == first[1].key);
+  CHECK(other[1].file != first[1].file);
+  CHECK(ReadText(other[1].file) == ReadText(first[1].file));
+  options.cache_dir = dir.Path("cache");
 
   // A different hard budget: a new hard key, and so a new soft key though soft.yaml is unchanged.
   const auto changed = reproduce::ProvidePolicies(LoadPlan(write_plan("{iterations: 2100}")), options);
@@ -133,10 +154,129 @@ validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], re
   CHECK_FALSE(changed[1].reused);
   CHECK(changed[1].key != first[1].key);
 
-  // Full mode is another config (no quick budget): another key.
-  options.quick = false;
-  const auto keys_full = reproduce::PlannedIterations(plan, false);
-  CHECK(keys_full == std::vector<int64_t>{2500, 1500});
+  // Full mode is another config (no quick budget): other keys.
+  CHECK(reproduce::PlannedIterations(plan, false) == std::vector<int64_t>{2500, 1500});
+  const auto quick_keys = reproduce::CacheKeys(plan, true);
+  const auto full_keys = reproduce::CacheKeys(plan, false);
+  CHECK(quick_keys[0] == first[0].key);
+  CHECK(full_keys[0] != quick_keys[0]);
+  CHECK(full_keys[1] != quick_keys[1]);
+
+  // The task table's contents are in the key, not only its path.
+  dir.Write("tasks.yaml", ReadText(std::string(BESTSERVE_SOURCE_DIR) + "/profiles/tasks/opt_zero_shot.yaml"));
+  dir.Write("hard.yaml", ReadText(dir.Path("hard.yaml")) + "set: {tasks: " + dir.Path("tasks.yaml") + "}\n");
+  const auto before = reproduce::CacheKeys(plan, true);
+  std::string tasks = ReadText(dir.Path("tasks.yaml"));
+  tasks.replace(tasks.find("[0.45, 0.78, 1.00]"), 18, "[0.40, 0.78, 1.00]");
+  dir.Write("tasks.yaml", tasks);
+  CHECK(reproduce::CacheKeys(plan, true)[0] != before[0]);
+
+  // --retrain trains again, into the same folders.
+  options.retrain = true;
+  const auto retrained = reproduce::ProvidePolicies(LoadPlan(write_plan("{iterations: 2000}")), options);
+  CHECK_FALSE(retrained[1].reused);
+}
+
+TEST_CASE("an entry without its completion marker is trained, not reused", "[reproduce][cache]") {
+  ScratchDir dir("cache_marker");
+  dir.Write("hard.yaml", kTinyTraining);
+  const auto plan = LoadPlan(WriteRateSweepPlan(dir, "  - {label: policy, router: \"trained:hard\"}\n",
+                                                "  - {id: fig2, kind: performance, title: t}\n", "", "",
+                                                "  hard: {train: hard.yaml}\n"));
+  reproduce::PolicyOptions options;
+  options.cache_dir = dir.Path("cache");
+  const std::string key = reproduce::CacheKeys(plan, false)[0];
+  // What a training killed before its first checkpoint leaves: a folder, a stray policy file.
+  dir.Write("cache/hard-" + key + "/best.bsw", "not a policy");
+  const auto trained = reproduce::ProvidePolicies(plan, options);
+  CHECK_FALSE(trained[0].reused);
+  CHECK(ReadText(trained[0].file) != "not a policy");
+  CHECK(fs::exists(dir.Path("cache/hard-" + key + "/cache.json")));
+}
+
+TEST_CASE("a failing training fails its fine-tunes and the run, naming the policy, without hanging", "[reproduce][cache]") {
+  ScratchDir dir("cache_fail");
+  dir.Write("hard.yaml", kTinyTraining);
+  // A fine-tune whose network shape does not match the policy it starts from fails at start.
+  std::string wide = kTinyTraining;
+  wide.replace(wide.find("learner: {"), 10, "learner: {hidden_sizes: [64], ");
+  dir.Write("wide.yaml", wide);
+  dir.Write("after.yaml", kTinyTraining);
+  const auto plan = LoadPlan(WriteRateSweepPlan(
+      dir, "  - {label: policy, router: \"trained:after\"}\n  - {label: other, router: \"trained:hard\"}\n",
+      "  - {id: fig2, kind: performance, title: t}\n", "", "",
+      "  hard: {train: hard.yaml}\n  wide: {train: wide.yaml, init_from: hard}\n  after: {train: after.yaml, init_from: wide}\n"));
+  reproduce::PolicyOptions options;
+  options.cache_dir = dir.Path("cache");
+  options.workers = 2;
+  try {
+    reproduce::ProvidePolicies(plan, options);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find("training policy 'wide' failed") != std::string::npos);
+  }
+  // The parent finished and is cached; nothing of the failed fine-tune claims to be complete.
+  const auto keys = reproduce::CacheKeys(plan, false);
+  CHECK(fs::exists(dir.Path("cache/hard-" + keys[0] + "/cache.json")));
+  CHECK_FALSE(fs::exists(dir.Path("cache/wide-" + keys[1] + "/cache.json")));
+  CHECK_FALSE(fs::exists(dir.Path("cache/after-" + keys[2])));
+}
+
+TEST_CASE("outputs are the same bytes from a fresh cache, a reused one, and with 2 workers", "[reproduce][run]") {
+  ScratchDir dir("trained_run");
+  dir.Write("hard.yaml", kTinyTraining);
+  dir.Write("wl.yaml", R"(title: workload
+kind: workload
+scenario: experiments/scenarios/paper_unpredictable1.yaml
+set: {workload.num_requests: 400}
+seeds: 2
+runs:
+  - {label: policy, router: "trained:hard"}
+  - {label: big, router: "dedicated:opt-6.7b"}
+  - {label: greedy, router: greedy}
+tables:
+  - {id: table2, title: t, paper: {policy: [142, 470, 713, 1264, 1723], big: [307, 307, 307, 307, 625]}}
+figures:
+  - {id: fig6, kind: trace, title: t}
+claims:
+  - {id: shape, text: t, check: {kind: table_shape, table: table2}}
+)");
+  dir.Write("exp.yaml", R"(title: sweep
+kind: rate_sweep
+scenario: experiments/scenarios/paper_4gpu.yaml
+set: {workload.duration_s: 5}
+rates: [0.5, 4, 16]
+seeds: 2
+runs:
+  - {label: policy, router: "trained:hard"}
+  - {label: big, router: "dedicated:opt-6.7b"}
+figures:
+  - {id: fig2, kind: performance, title: t}
+  - {id: fig3, kind: task_selection, runs: [policy, big], title: t}
+claims:
+  - {id: static, text: t, check: {kind: not_worse_than_best_static, run: policy, baselines: [big], tolerance: 0.02}}
+)");
+  const auto plan = LoadPlan(dir.Write("plan.yaml", "policies: {hard: {train: hard.yaml}}\nexperiments: [exp.yaml, wl.yaml]\n"));
+  reproduce::Reproduce(plan, Options(dir.Path("fresh"), dir.Path("cache"), 1));
+  reproduce::Reproduce(plan, Options(dir.Path("reused"), dir.Path("cache"), 1));
+  reproduce::Reproduce(plan, Options(dir.Path("two"), dir.Path("cache2"), 2));
+  const auto fresh = OutputFiles(dir.Path("fresh"));
+  CHECK(fresh.size() == 8);  // REPORT.md, claims.csv, figures.json, 3 figure CSVs, table2 .md and .csv
+  CHECK(fresh == OutputFiles(dir.Path("reused")));
+  CHECK(fresh == OutputFiles(dir.Path("two")));
+  // Two runs x 4 tasks panels in the per-task figure.
+  std::set<std::string> panels;
+  for (const auto& row : ParseCsv(ReadText(dir.Path("fresh/data/fig3_task_selection.csv")))) panels.insert(row.at("panel"));
+  CHECK(panels.size() == 8);
+  CHECK(panels.count("big: copa") == 1);
+
+  // A later run with fewer outputs removes the files it does not produce.
+  const auto fig2 = reproduce::SelectOutputs(plan, {"fig2"});
+  reproduce::Reproduce(fig2, Options(dir.Path("fresh"), dir.Path("cache"), 1));
+  CHECK(fs::exists(dir.Path("fresh/data/fig2_performance.csv")));
+  CHECK_FALSE(fs::exists(dir.Path("fresh/data/fig6_trace.csv")));
+  CHECK_FALSE(fs::exists(dir.Path("fresh/tables/table2.md")));
 }
 
 }  // namespace
