@@ -299,6 +299,62 @@ std::string WindowUtility(const View& v, const FigureSpec& fig) {
   return csv;
 }
 
+// The paper's three hardware-utility measures of `run` against `ref`, per seed, over the
+// windows of the first variant (docs/reproduce.md has the definitions).
+struct UtilityMeasures {
+  std::vector<double> share_higher;  // share of windows where the run's utility is higher
+  std::vector<double> mean_ratio;    // mean utility of the run / of the reference
+  std::vector<double> past90_ratio;  // windows >= 0.90 of peak, run / reference
+};
+
+UtilityMeasures MeasureUtility(const View& v, int run, int ref) {
+  UtilityMeasures m;
+  const std::vector<const Summary*> runs = v.Seeds(0, run, 0);
+  const std::vector<const Summary*> refs = v.Seeds(0, ref, 0);
+  for (size_t s = 0; s < std::min(runs.size(), refs.size()); ++s) {
+    const Summary& a = *runs[s];
+    const Summary& b = *refs[s];
+    const double ga = std::max(1, a.num_gpus);
+    const double gb = std::max(1, b.num_gpus);
+    const size_t n = std::min(a.window_averages.size(), b.window_averages.size());
+    int64_t higher = 0, pa = 0, pb = 0;
+    double ua = 0, ub = 0;
+    for (size_t j = 0; j < n; ++j) {
+      const double x = a.window_averages[j] / ga;
+      const double y = b.window_averages[j] / gb;
+      if (x > y) ++higher;
+      ua += x;
+      ub += y;
+      if (a.window_averages[j] >= 0.9 - 1e-9) ++pa;
+      if (b.window_averages[j] >= 0.9 - 1e-9) ++pb;
+    }
+    m.share_higher.push_back(n > 0 ? static_cast<double>(higher) / static_cast<double>(n) : NAN);
+    m.mean_ratio.push_back(ub > 0 ? ua / ub : NAN);
+    m.past90_ratio.push_back(pb > 0 ? static_cast<double>(pa) / static_cast<double>(pb) : NAN);
+  }
+  return m;
+}
+
+std::string UtilityMeasuresCsv(const View& v, const FigureSpec& fig) {
+  std::string csv = "panel,series,category,y,lo,hi\n";
+  const int ref = v.RunFor(fig.reference, 0);
+  const char* names[] = {"share of windows with higher utility", "mean utility ratio",
+                         "ratio of windows >= 0.90 of peak"};
+  std::vector<int> runs;
+  for (int r : ShownRuns(v, fig, 0)) {
+    if (r != ref) runs.push_back(r);
+  }
+  for (int k = 0; k < 3; ++k) {
+    for (int r : runs) {
+      const UtilityMeasures m = MeasureUtility(v, r, ref);
+      const Stats s = Summarize(k == 0 ? m.share_higher : k == 1 ? m.mean_ratio : m.past90_ratio);
+      csv += fmt::format("{},{},{},{},{},{}\n", CsvField(names[k]), CsvField(fmt::format("vs {}", fig.reference)),
+                         CsvField(v.RunLabel(r)), Num(s.mean), Num(s.min), Num(s.max));
+    }
+  }
+  return csv;
+}
+
 // ---- tables -----------------------------------------------------------------------------------
 
 std::string CountText(const Stats& s) {
@@ -635,30 +691,10 @@ ClaimResult Evaluate(const View& v, const ClaimSpec& claim, const std::vector<Ta
   } else if (kind == "hardware_utility") {
     const int run = Run(v, c, "run");
     const int ref = Run(v, c, "reference");
-    std::vector<double> share, ratio, past90;
-    const std::vector<const Summary*> runs = v.Seeds(0, run, 0);
-    const std::vector<const Summary*> refs = v.Seeds(0, ref, 0);
-    for (size_t s = 0; s < std::min(runs.size(), refs.size()); ++s) {
-      const Summary& a = *runs[s];
-      const Summary& b = *refs[s];
-      const double ga = std::max(1, a.num_gpus);
-      const double gb = std::max(1, b.num_gpus);
-      const size_t n = std::min(a.window_averages.size(), b.window_averages.size());
-      int64_t higher = 0, pa = 0, pb = 0;
-      double ua = 0, ub = 0;
-      for (size_t j = 0; j < n; ++j) {
-        const double x = a.window_averages[j] / ga;
-        const double y = b.window_averages[j] / gb;
-        if (x > y) ++higher;
-        ua += x;
-        ub += y;
-        if (a.window_averages[j] >= 0.9 - 1e-9) ++pa;
-        if (b.window_averages[j] >= 0.9 - 1e-9) ++pb;
-      }
-      share.push_back(n > 0 ? static_cast<double>(higher) / static_cast<double>(n) : NAN);
-      ratio.push_back(ub > 0 ? ua / ub : NAN);
-      past90.push_back(pb > 0 ? static_cast<double>(pa) / static_cast<double>(pb) : NAN);
-    }
+    const UtilityMeasures m = MeasureUtility(v, run, ref);
+    const std::vector<double>& share = m.share_higher;
+    const std::vector<double>& ratio = m.mean_ratio;
+    const std::vector<double>& past90 = m.past90_ratio;
     const ConfigNode paper = c.Child("paper");
     const Stats sh = Summarize(share), ra = Summarize(ratio), p9 = Summarize(past90);
     res.paper = fmt::format("higher utility {} of the time, {:.2f}x on average, past 90% of peak {:.2f}x as often",
@@ -735,6 +771,13 @@ ExperimentOutputs BuildOutputs(const ExperimentData& data, const std::string& ba
       e.kind = "trace";
       e.xlabel = "request";
       e.caption = "Running total of rewards, windowed average (last 20 requests), and the generator's arrival rate.";
+    } else if (fig.kind == "utility_measures") {
+      csv = UtilityMeasuresCsv(v, fig);
+      e.kind = "bars";
+      e.xlabel = "router";
+      e.ylabel = "against the reference";
+      e.caption = fmt::format("Against {}, window by window (windows of 20 requests, first variant); bars: mean over seeds, "
+                              "error bars: min to max.", fig.reference);
     } else if (fig.kind == "window_utility") {
       csv = WindowUtility(v, fig);
       e.kind = "lines";

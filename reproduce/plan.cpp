@@ -38,7 +38,7 @@ std::string ResolvePath(const ConfigNode& node, const std::string& dir) { return
 const std::set<std::string>& FigureKinds(ExperimentKind kind) {
   static const std::set<std::string> kRate = {"performance", "utility", "selection", "task_selection",
                                               "task_share", "variant_selection", "mean_reward"};
-  static const std::set<std::string> kWorkload = {"trace", "window_utility", "mean_reward"};
+  static const std::set<std::string> kWorkload = {"trace", "window_utility", "utility_measures", "mean_reward"};
   return kind == ExperimentKind::kRateSweep ? kRate : kWorkload;
 }
 
@@ -340,7 +340,7 @@ ExperimentSpec LoadExperiment(const std::string& path, const std::vector<PolicyS
   for (size_t i = 0; i < figures.size(); ++i) {
     const ConfigNode f = figures.Element(i);
     f.ExpectMap("a figure {id, kind, title, run, runs, model}");
-    f.CheckKeys({"id", "kind", "title", "paper", "run", "runs", "model"});
+    f.CheckKeys({"id", "kind", "title", "paper", "run", "runs", "model", "reference"});
     FigureSpec fig;
     fig.id = f.GetString("id");
     fig.kind = f.GetString("kind");
@@ -373,6 +373,13 @@ ExperimentSpec LoadExperiment(const std::string& path, const std::vector<PolicyS
       f.Child("model").Fail("`model` is for task_share figures");
     }
     if (fig.kind == "variant_selection" && e.variants.size() < 2) f.Fail("variant_selection needs variants");
+    if (fig.kind == "utility_measures") {
+      const ConfigNode reference = f.Child("reference");
+      if (!e.RunsIn(CheckRun(e, reference), 0)) reference.Fail("the reference must run in the first variant");
+      fig.reference = reference.AsString();
+    } else if (f.Has("reference")) {
+      f.Child("reference").Fail("`reference` is for utility_measures figures");
+    }
     const int n = per_id[fig.id + "_" + fig.kind]++;
     fig.file = n == 0 ? fmt::format("{}_{}", fig.id, fig.kind) : fmt::format("{}_{}_{}", fig.id, fig.kind, n + 1);
     e.figures.push_back(std::move(fig));

@@ -52,11 +52,12 @@ struct RunSpec {
 struct FigureSpec {
   std::string id;    // the paper's figure ("fig2"); several specs may share one id
   std::string kind;  // performance, utility, selection, task_selection, task_share,
-                     // variant_selection, mean_reward, trace, window_utility
+                     // variant_selection, mean_reward, trace, window_utility, utility_measures
   std::string title;
   std::string paper;      // what the paper's figure shows, in words (for REPORT.md)
   std::vector<std::string> runs;  // labels of the runs shown, resolved per variant (empty: all)
   std::string model;      // task_share only
+  std::string reference;  // utility_measures only: the run the others are compared with
   std::string file;       // output stem under data/ and figures/, unique in the plan
 };
 

@@ -118,7 +118,8 @@ tables:
     paper:
       policy: [142, 470, 713, 1264, 1723]
       big: [307, 307, 307, 307, 625]
-figures: []
+figures:
+  - {id: fig14, kind: utility_measures, reference: big8, title: t}
 claims:
   - {id: shape, text: t, check: {kind: table_shape, table: table2}}
   - id: utility
@@ -155,6 +156,18 @@ claims:
   CHECK(utility.ours.find("1.79x") != std::string::npos);
   CHECK(utility.ours.find("1.50x") != std::string::npos);
 
+  SECTION("the utility figure: the three measures of each run against the reference") {
+    const auto& file = out.files.at(0);
+    CHECK(file.path == "data/fig14_utility_measures.csv");
+    std::map<std::string, double> policy;
+    for (const auto& row : ParseCsv(file.text)) {
+      if (row.at("category") == "policy") policy[row.at("panel")] = std::stod(row.at("y"));
+      CHECK(row.at("category") != "big8");  // not compared with itself
+    }
+    CHECK(policy.at("share of windows with higher utility") == Approx(0.75));
+    CHECK(policy.at("mean utility ratio") == Approx((3.27 / 16) / (3.65 / 32)));
+    CHECK(policy.at("ratio of windows >= 0.90 of peak") == Approx(1.5));
+  }
   SECTION("the table: one row per threshold and the mean reward; ours then the paper's columns") {
     REQUIRE(out.tables_markdown.size() == 1);
     const std::string& md = out.tables_markdown[0];
