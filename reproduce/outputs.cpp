@@ -265,18 +265,23 @@ std::string MeanReward(const View& v, const FigureSpec& fig) {
   return csv;
 }
 
+// Requests per window of a workload cell: n requests give n - W + 1 windows (window j covers
+// requests j .. j+W-1), so W = n + 1 - windows; with n < W there are no windows and W = n + 1
+// (no request ends one).
+size_t WindowLength(const CellResult& c) { return c.trace.size() + 1 - c.summary.window_averages.size(); }
+
 std::string Trace(const View& v, const FigureSpec& fig) {
   std::string csv = "series,request,arrival_s,rate_rps,running_total,window_average\n";
   for (int r : ShownRuns(v, fig, 0)) {
     const CellResult* c = v.First(0, r);
     if (c == nullptr) continue;
     const auto& w = c->summary.window_averages;
-    const size_t window = c->trace.size() + 1 > w.size() ? c->trace.size() + 1 - w.size() : 1;
+    const size_t window = WindowLength(*c);
     double total = 0.0;
     for (size_t i = 0; i < c->trace.size(); ++i) {
       const TracePoint& p = c->trace[i];
       total += p.reward;
-      // Window j covers requests j .. j+W-1; it is drawn at its last request.
+      // A window is drawn at its last request.
       const std::string avg = i + 1 >= window ? Num(w[i + 1 - window]) : std::string();
       csv += fmt::format("{},{},{},{},{},{}\n", CsvField(v.RunLabel(r)), i, Num(p.arrival_s), Num(p.rate_rps), Num(total), avg);
     }
@@ -290,7 +295,7 @@ std::string WindowUtility(const View& v, const FigureSpec& fig) {
     const CellResult* c = v.First(0, r);
     if (c == nullptr) continue;
     const auto& w = c->summary.window_averages;
-    const size_t window = c->trace.size() + 1 - w.size();
+    const size_t window = WindowLength(*c);
     const double gpus = std::max(1, c->summary.num_gpus);
     for (size_t j = 0; j < w.size(); ++j) {
       csv += fmt::format(",{},{},{},,\n", CsvField(fmt::format("{}", v.RunLabel(r))), j + window - 1, Num(w[j] / gpus));
@@ -375,7 +380,7 @@ void BuildTable(const View& v, const TableSpec& table, const std::string& banner
     return Summarize(values);
   };
   std::string md = fmt::format("**{}** ({} windows of {} requests per run; ours: mean over {} seed{})\n\n", table.title,
-                               first->summary.window_averages.size(), first->trace.size() + 1 - first->summary.window_averages.size(),
+                               first->summary.window_averages.size(), WindowLength(*first),
                                v.seeds(), v.seeds() == 1 ? "" : "s, ± sample sd");
   md += "| threshold |";
   for (int r : runs) md += fmt::format(" ours: {} |", v.RunLabel(r));

@@ -23,7 +23,7 @@ Rows Csv(const std::string& rel) {
   const fs::path path = kOut / rel;
   INFO(path.string());
   REQUIRE(fs::exists(path));
-  return ParseCsv(ReadText(path.string()));
+  return ParseCsv(ReadAll(path.string()));
 }
 
 // series -> x -> y of a "lines" figure file.
@@ -52,8 +52,8 @@ TEST_CASE("quick reproduction: every expected file exists and parses", "[reprodu
     REQUIRE(fs::exists(png));
     REQUIRE(fs::exists(svg));
     CHECK(fs::file_size(png) > 10000);
-    CHECK(ReadText(png.string()).substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
-    CHECK(ReadText(svg.string()).find("<svg") != std::string::npos);
+    CHECK(ReadAll(png.string()).substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
+    CHECK(ReadAll(svg.string()).find("<svg") != std::string::npos);
     paper_figures.insert(figure["id"].as<std::string>().substr(0, figure["id"].as<std::string>().find('_')));
   }
   for (int f = 2; f <= 14; ++f) CHECK(paper_figures.count("fig" + std::to_string(f)) == 1);
@@ -62,7 +62,7 @@ TEST_CASE("quick reproduction: every expected file exists and parses", "[reprodu
   CHECK(run["mode"].as<std::string>() == "quick");
   CHECK(run["policies"].size() == 3);
 
-  const std::string report = ReadText((kOut / "REPORT.md").string());
+  const std::string report = ReadAll((kOut / "REPORT.md").string());
   CHECK(report.find("QUICK RUN") != std::string::npos);
   const auto claims = Csv("claims.csv");
   CHECK(claims.size() >= 15);
@@ -76,7 +76,7 @@ TEST_CASE("quick reproduction: every expected file exists and parses", "[reprodu
 TEST_CASE("quick reproduction: Tables 2-4 have the paper's rows and both column groups", "[reproduce][quick]") {
   for (const char* id : {"table2", "table3", "table4"}) {
     INFO(id);
-    const std::string md = ReadText((kOut / "tables" / (std::string(id) + ".md")).string());
+    const std::string md = ReadAll((kOut / "tables" / (std::string(id) + ".md")).string());
     CHECK(md.find("QUICK RUN") != std::string::npos);
     std::vector<std::string> rows;
     size_t start = 0;

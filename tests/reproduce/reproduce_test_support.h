@@ -98,11 +98,4 @@ inline std::vector<std::map<std::string, std::string>> ParseCsv(const std::strin
   return rows;
 }
 
-inline std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace bestserve::testing

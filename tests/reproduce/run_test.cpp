@@ -44,7 +44,7 @@ std::vector<std::pair<std::string, std::string>> OutputFiles(const std::string& 
     if (!entry.is_regular_file()) continue;
     const std::string rel = fs::relative(entry.path(), dir).string();
     if (rel == "run.json") continue;  // timings
-    files.emplace_back(rel, ReadText(entry.path().string()));
+    files.emplace_back(rel, ReadAll(entry.path().string()));
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -72,35 +72,27 @@ TEST_CASE("a tiny reproduction writes every output, the same bytes with 1 or 2 w
   CHECK(names == std::vector<std::string>{"REPORT.md", "claims.csv", "data/fig2_performance.csv", "data/fig2_selection.csv",
                                           "data/fig3_task_selection.csv", "figures.json"});
   // 3 runs x 5 rates; selection: 5 rates x 3 models; per task: 4 tasks x 5 rates x 3 models.
-  CHECK(ParseCsv(ReadText(dir.Path("out1/data/fig2_performance.csv"))).size() == 15);
-  CHECK(ParseCsv(ReadText(dir.Path("out1/data/fig2_selection.csv"))).size() == 15);
-  CHECK(ParseCsv(ReadText(dir.Path("out1/data/fig3_task_selection.csv"))).size() == 60);
+  CHECK(ParseCsv(ReadAll(dir.Path("out1/data/fig2_performance.csv"))).size() == 15);
+  CHECK(ParseCsv(ReadAll(dir.Path("out1/data/fig2_selection.csv"))).size() == 15);
+  CHECK(ParseCsv(ReadAll(dir.Path("out1/data/fig3_task_selection.csv"))).size() == 60);
   // The selection shares of one rate add up to 1.
   double total = 0.0;
-  for (const auto& row : ParseCsv(ReadText(dir.Path("out1/data/fig2_selection.csv")))) {
+  for (const auto& row : ParseCsv(ReadAll(dir.Path("out1/data/fig2_selection.csv")))) {
     if (row.at("x") == "2") total += std::stod(row.at("fraction"));
   }
   CHECK(total == Approx(1.0));
-  const std::string report = ReadText(dir.Path("out1/REPORT.md"));
+  const std::string report = ReadAll(dir.Path("out1/REPORT.md"));
   CHECK(report.find("big collapses") != std::string::npos);
   CHECK(report.find("![fig2](figures/fig2_performance.png)") != std::string::npos);
   CHECK(report.find("QUICK") == std::string::npos);
-  const std::string manifest = ReadText(dir.Path("out1/figures.json"));
+  const std::string manifest = ReadAll(dir.Path("out1/figures.json"));
   CHECK(manifest.find("\"banner\": \"\"") != std::string::npos);
   CHECK(fs::exists(dir.Path("out1/run.json")));
 }
 
 TEST_CASE("policies are trained once, reused by key, and retrained when their parent changes", "[reproduce][cache]") {
   ScratchDir dir("cache_run");
-  // Tiny trainings: 2,500 iterations, validation on 200 requests.
-  dir.Write("hard.yaml", R"(name: hard
-seed: 1
-scenario: experiments/scenarios/paper_4gpu.yaml
-training_workload: {kind: unpredictable2, num_requests: 300, min_rate_rps: 0.25, max_rate_rps: 48}
-episode_requests: 300
-learner: {iterations: 2500, batch_size: 64, learning_starts: 500, replay_capacity: 5000, progress_every_iterations: 500}
-validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], requests: 200}
-)");
+  dir.Write("hard.yaml", kTinyTraining);
   dir.Write("soft.yaml", R"(name: soft
 seed: 2
 scenario: experiments/scenarios/paper_4gpu.yaml
@@ -144,7 +136,7 @@ validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], re
   CHECK_FALSE(other[1].reused);
   CHECK(other[1].key == first[1].key);
   CHECK(other[1].file != first[1].file);
-  CHECK(ReadText(other[1].file) == ReadText(first[1].file));
+  CHECK(ReadAll(other[1].file) == ReadAll(first[1].file));
   options.cache_dir = dir.Path("cache");
 
   // A different hard budget: a new hard key, and so a new soft key though soft.yaml is unchanged.
@@ -163,10 +155,10 @@ validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], re
   CHECK(full_keys[1] != quick_keys[1]);
 
   // The task table's contents are in the key, not only its path.
-  dir.Write("tasks.yaml", ReadText(std::string(BESTSERVE_SOURCE_DIR) + "/profiles/tasks/opt_zero_shot.yaml"));
-  dir.Write("hard.yaml", ReadText(dir.Path("hard.yaml")) + "set: {tasks: " + dir.Path("tasks.yaml") + "}\n");
+  dir.Write("tasks.yaml", ReadAll(std::string(BESTSERVE_SOURCE_DIR) + "/profiles/tasks/opt_zero_shot.yaml"));
+  dir.Write("hard.yaml", ReadAll(dir.Path("hard.yaml")) + "set: {tasks: " + dir.Path("tasks.yaml") + "}\n");
   const auto before = reproduce::CacheKeys(plan, true);
-  std::string tasks = ReadText(dir.Path("tasks.yaml"));
+  std::string tasks = ReadAll(dir.Path("tasks.yaml"));
   tasks.replace(tasks.find("[0.45, 0.78, 1.00]"), 18, "[0.40, 0.78, 1.00]");
   dir.Write("tasks.yaml", tasks);
   CHECK(reproduce::CacheKeys(plan, true)[0] != before[0]);
@@ -190,7 +182,7 @@ TEST_CASE("an entry without its completion marker is trained, not reused", "[rep
   dir.Write("cache/hard-" + key + "/best.bsw", "not a policy");
   const auto trained = reproduce::ProvidePolicies(plan, options);
   CHECK_FALSE(trained[0].reused);
-  CHECK(ReadText(trained[0].file) != "not a policy");
+  CHECK(ReadAll(trained[0].file) != "not a policy");
   CHECK(fs::exists(dir.Path("cache/hard-" + key + "/cache.json")));
 }
 
@@ -267,7 +259,7 @@ claims:
   CHECK(fresh == OutputFiles(dir.Path("two")));
   // Two runs x 4 tasks panels in the per-task figure.
   std::set<std::string> panels;
-  for (const auto& row : ParseCsv(ReadText(dir.Path("fresh/data/fig3_task_selection.csv")))) panels.insert(row.at("panel"));
+  for (const auto& row : ParseCsv(ReadAll(dir.Path("fresh/data/fig3_task_selection.csv")))) panels.insert(row.at("panel"));
   CHECK(panels.size() == 8);
   CHECK(panels.count("big: copa") == 1);
 
