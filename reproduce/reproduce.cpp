@@ -216,9 +216,8 @@ std::string FormatReport(const Plan& plan, const ReproduceOptions& options, cons
     for (const ClaimResult& c : e.outputs.claims) {
       md += fmt::format("**Claim: {}** Verdict: **{}**.\n\n- Paper: {}\n- Ours: {}\n", OneLine(c.text), VerdictName(c.verdict),
                         OneLine(c.paper), OneLine(c.ours));
-      if (c.verdict != Verdict::kReproduced && !c.why_different.empty()) {
-        md += fmt::format("- Why ours may differ: {}\n", OneLine(c.why_different));
-      }
+      // Even a reproduced shape comes with other digits: the reason is given for every claim.
+      if (!c.why_different.empty()) md += fmt::format("- Why ours may differ: {}\n", OneLine(c.why_different));
       md += "\n";
       if (!c.detail.empty()) md += c.detail + "\n";
     }
