@@ -66,7 +66,7 @@ class Progress {
       if (t.name == name) t.done = it;
       if (t.done > 0 && t.done < t.total) text += fmt::format("{}{} {}/{}", text.empty() ? "" : ", ", t.name, t.done, t.total);
     }
-    phase_ = "training " + (text.empty() ? std::string("(saving)") : text);
+    phase_ = text.empty() ? std::string("policies: finishing") : "training " + text;
     Show();
   }
   void Simulations(const std::string& phase, double done_units) {
