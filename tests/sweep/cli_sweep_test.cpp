@@ -12,7 +12,7 @@ namespace {
 
 using testing::ReadAll;
 using testing::RunBestserve;
-using testing::RunShell;
+using testing::RunCommand;
 using testing::ScratchDir;
 
 struct BadGrid {
@@ -176,7 +176,7 @@ TEST_CASE("sweep merge, status and plot from the command line", "[sweep][cli]") 
 TEST_CASE("inside a Slurm array job, run takes its shard from the environment", "[sweep][cli][slurm]") {
   ScratchDir scratch("slurm_env");
   const std::string grid = scratch.Write("grid.yaml", testing::kTinyGrid);
-  const auto r = RunShell(fmt::format("env SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=4 "
+  const auto r = RunCommand(fmt::format("env SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=4 "
                                       "SLURM_ARRAY_TASK_COUNT=4 {} sweep run {} --dry-run",
                                       BESTSERVE_BINARY, grid));
   INFO(r.output);
@@ -187,11 +187,11 @@ TEST_CASE("inside a Slurm array job, run takes its shard from the environment", 
   CHECK(r.output.find("  cell 10 ") != std::string::npos);
   CHECK(r.output.find("  cell 3 ") == std::string::npos);
   // --shard wins over the environment.
-  const auto flag = RunShell(fmt::format("env SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=4 {} sweep run {} --dry-run "
+  const auto flag = RunCommand(fmt::format("env SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=4 {} sweep run {} --dry-run "
                                          "--shard 1/2",
                                          BESTSERVE_BINARY, grid));
   CHECK(flag.output.find("  shard 1/2 (--shard): 6 cells\n") != std::string::npos);
-  const auto holes = RunShell(fmt::format("env SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=9 "
+  const auto holes = RunCommand(fmt::format("env SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_MAX=9 "
                                           "SLURM_ARRAY_TASK_COUNT=3 {} sweep run {} --dry-run",
                                           BESTSERVE_BINARY, grid));
   CHECK(holes.exit_code == 3);
@@ -223,7 +223,7 @@ axes:
 )");
   const std::string dir = scratch.Path("out");
   // Run from elsewhere: the relative policy path is found next to the grid.
-  const auto run = RunShell(fmt::format("cd / && {} sweep run {} --out {} -q", BESTSERVE_BINARY, grid, dir));
+  const auto run = RunCommand(fmt::format("cd / && {} sweep run {} --out {} -q", BESTSERVE_BINARY, grid, dir));
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   const auto merged = RunBestserve("sweep merge " + dir);

@@ -30,19 +30,6 @@ axes:
   seed: {count: 2}
 )";
 
-// Runs a shell command line, stdout and stderr together.
-inline CommandResult RunShell(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
 // Finished cell files (<id>.json, not error files or temporaries) in DIR/cells.
 inline int CountCellFiles(const std::string& dir) {
   int n = 0;
