@@ -21,8 +21,10 @@ inline std::string CpuModel() {
   return "unknown CPU";
 }
 
+// The source tree's commit, with "-dirty" when it has uncommitted changes (figures from a dirty
+// tree are not the commit's).
 inline std::string GitCommit() {
-  std::string command = "git -C " BESTSERVE_SOURCE_DIR " rev-parse --short HEAD 2>/dev/null";
+  std::string command = "git -C " BESTSERVE_SOURCE_DIR " describe --always --dirty 2>/dev/null";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return "unknown";
   char buffer[64] = {};

@@ -85,35 +85,43 @@ std::string CacheJson(const TrainedPolicy& p, const std::string& init_from) {
   return j.str();
 }
 
-}  // namespace
-
-std::vector<int64_t> PlannedIterations(const Plan& plan, bool quick) {
-  std::vector<int64_t> out;
-  for (const PolicySpec& spec : plan.policies) out.push_back(LoadPolicyConfig(spec, quick).learner.iterations);
-  return out;
+std::vector<TrainConfig> LoadPolicyConfigs(const Plan& plan, bool quick) {
+  std::vector<TrainConfig> configs;
+  for (const PolicySpec& spec : plan.policies) configs.push_back(LoadPolicyConfig(spec, quick));
+  return configs;
 }
 
-std::vector<std::string> CacheKeys(const Plan& plan, bool quick) {
+// Keys in plan order: a fine-tune's key includes its parent's, which comes earlier.
+std::vector<std::string> KeysOf(const Plan& plan, const std::vector<TrainConfig>& configs) {
   std::vector<std::string> keys;
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < plan.policies.size(); ++i) {
     const PolicySpec& spec = plan.policies[i];
-    keys.push_back(CacheKey(LoadPolicyConfig(spec, quick), spec.init_from.empty() ? "" : keys[index.at(spec.init_from)]));
+    keys.push_back(CacheKey(configs[i], spec.init_from.empty() ? "" : keys[index.at(spec.init_from)]));
     index[spec.name] = i;
   }
   return keys;
 }
 
+}  // namespace
+
+std::vector<int64_t> PlannedIterations(const Plan& plan, bool quick) {
+  std::vector<int64_t> out;
+  for (const TrainConfig& config : LoadPolicyConfigs(plan, quick)) out.push_back(config.learner.iterations);
+  return out;
+}
+
+std::vector<std::string> CacheKeys(const Plan& plan, bool quick) { return KeysOf(plan, LoadPolicyConfigs(plan, quick)); }
+
 std::vector<TrainedPolicy> ProvidePolicies(const Plan& plan, const PolicyOptions& options) {
   const size_t n = plan.policies.size();
   // Configs and keys first (a bad config fails before any training), in dependency order.
-  std::vector<TrainConfig> configs;
+  const std::vector<TrainConfig> configs = LoadPolicyConfigs(plan, options.quick);
+  const std::vector<std::string> keys = KeysOf(plan, configs);
   std::vector<TrainedPolicy> result(n);
   std::map<std::string, size_t> index;
-  const std::vector<std::string> keys = CacheKeys(plan, options.quick);
   for (size_t i = 0; i < n; ++i) {
     const PolicySpec& spec = plan.policies[i];
-    configs.push_back(LoadPolicyConfig(spec, options.quick));
     TrainedPolicy& p = result[i];
     p.name = spec.name;
     p.key = keys[i];

@@ -670,18 +670,18 @@ std::string_view TraceFormatName(TraceFormat format) {
   return "?";
 }
 
+// Every format, in the order listings show them.
+constexpr TraceFormat kTraceFormats[] = {TraceFormat::kAzureFunctions2019, TraceFormat::kAzureFunctions2021,
+                                         TraceFormat::kAzureLlm, TraceFormat::kMooncake, TraceFormat::kBurstGpt};
+
 std::vector<std::string> TraceFormatNames() {
   std::vector<std::string> names;
-  for (TraceFormat f : {TraceFormat::kAzureFunctions2019, TraceFormat::kAzureFunctions2021,
-                        TraceFormat::kAzureLlm, TraceFormat::kMooncake, TraceFormat::kBurstGpt}) {
-    names.emplace_back(TraceFormatName(f));
-  }
+  for (TraceFormat f : kTraceFormats) names.emplace_back(TraceFormatName(f));
   return names;
 }
 
 std::optional<TraceFormat> TraceFormatFromName(std::string_view name) {
-  for (TraceFormat f : {TraceFormat::kAzureFunctions2019, TraceFormat::kAzureFunctions2021,
-                        TraceFormat::kAzureLlm, TraceFormat::kMooncake, TraceFormat::kBurstGpt}) {
+  for (TraceFormat f : kTraceFormats) {
     if (TraceFormatName(f) == name) return f;
   }
   return std::nullopt;

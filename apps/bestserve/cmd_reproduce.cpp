@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <sstream>
 
 #include "apps/bestserve/app_support.h"
 #include "apps/bestserve/commands.h"
@@ -22,7 +21,7 @@ struct ReproduceFlags {
   std::string plan;
   std::string out = "results/reproduce";
   std::string cache;
-  std::string only;
+  std::vector<std::string> only;
   bool quick = false;
   bool retrain = false;
   bool no_plots = false;
@@ -31,21 +30,11 @@ struct ReproduceFlags {
   std::string script;
 };
 
-std::vector<std::string> SplitIds(const std::string& text) {
-  std::vector<std::string> ids;
-  std::stringstream in(text);
-  std::string id;
-  while (std::getline(in, id, ',')) {
-    if (!id.empty()) ids.push_back(id);
-  }
-  return ids;
-}
-
 void RunReproduce(const ReproduceFlags& flags) {
   const std::string plan_path =
       !flags.plan.empty() ? flags.plan : (fs::path(DataDir()) / "experiments" / "paper" / "reproduce.yaml").string();
   reproduce::Plan plan = reproduce::LoadPlan(plan_path);
-  if (!flags.only.empty()) plan = reproduce::SelectOutputs(plan, SplitIds(flags.only));
+  if (!flags.only.empty()) plan = reproduce::SelectOutputs(plan, flags.only);
   const std::string script =
       !flags.script.empty() ? flags.script : (fs::path(DataDir()) / "scripts" / "plot_reproduce.py").string();
   if (!flags.no_plots && !fs::exists(script)) {
@@ -115,7 +104,8 @@ void AddReproduceCommand(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", flags->out, "Output folder (REPORT.md, tables/, data/, figures/)")->capture_default_str();
   cmd->add_flag("--quick", flags->quick, "Reduced training budgets and seeds (labelled as such in every output)");
-  cmd->add_option("--only", flags->only, "Only these tables/figures, comma-separated (e.g. fig2,table2)");
+  cmd->add_option("--only", flags->only, "Only these tables/figures, comma-separated (e.g. fig2,table2)")
+      ->delimiter(',');
   cmd->add_option("--cache", flags->cache,
                   "Policy cache folder (default: $BESTSERVE_CACHE_DIR, else results/policy-cache)");
   cmd->add_flag("--retrain", flags->retrain, "Train every policy again, ignoring cached ones");

@@ -22,6 +22,7 @@
 #include "agent/fast_learner.h"
 #include "agent/learner.h"
 #include "agent/trainer.h"
+#include "bench/bench_util.h"
 #include "common/rng.h"
 #include "tests/agent/random_batch.h"
 #if BESTSERVE_BENCH_HAS_TORCH
@@ -32,26 +33,6 @@ namespace bestserve {
 namespace {
 
 constexpr double kPeakGflopsPerCore = 222.0;  // fp32, AVX-512 FMA, this machine's class
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-std::string GitCommit() {
-  std::string out;
-  FILE* pipe = popen("git -C " BESTSERVE_SOURCE_DIR " describe --always --dirty 2>/dev/null", "r");
-  if (pipe == nullptr) return "unknown";
-  char buffer[128];
-  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
-  pclose(pipe);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out.empty() ? "unknown" : out;
-}
 
 double NominalFlopsPerUpdate(const MlpShape& shape, int batch) {
   double forward_macs = 0.0;
@@ -155,7 +136,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   fmt::print("machine: {}\nbuild type: {}\nBESTSERVE_NATIVE: {}\ncommit: {}\nthreads: 1\n",
-             CpuModel(), BESTSERVE_BUILD_TYPE, BESTSERVE_BENCH_NATIVE ? "ON" : "OFF", GitCommit());
+             bench::CpuModel(), BESTSERVE_BUILD_TYPE, BESTSERVE_BENCH_NATIVE ? "ON" : "OFF", bench::GitCommit());
 #if BESTSERVE_BENCH_HAS_TORCH
   SetTorchThreads(1);
   fmt::print("libtorch: {}\n", TorchVersion());

@@ -33,32 +33,14 @@
 #define BESTSERVE_BUILD_TYPE "unknown"
 #endif
 
+#include "bench/bench_util.h"
+
 namespace bestserve {
 namespace {
 
 namespace fs = std::filesystem;
 constexpr double kGenerationFloor = 2e6;
 constexpr double kParseFloor = 1e6;
-
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[256];
-  while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) out += buffer;
-  ::pclose(pipe);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
 
 // Best-of-three wall time of `run` in seconds.
 double BestSeconds(const std::function<void()>& run) {
@@ -176,13 +158,8 @@ int Main(int argc, char** argv) {
     }
   }
   fs::create_directories(scratch);
-  const std::string source = BESTSERVE_SOURCE_DIR;
-  std::string commit = Shell(fmt::format("git -C '{}' rev-parse --short HEAD 2>/dev/null", source));
-  if (!Shell(fmt::format("git -C '{}' status --porcelain 2>/dev/null | head -1", source)).empty()) {
-    commit += " (plus uncommitted changes)";
-  }
-  fmt::print("workloads_bench: machine '{}', build {}, commit {}{}\n", CpuModel(),
-             BESTSERVE_BUILD_TYPE, commit.empty() ? "unknown" : commit,
+  fmt::print("workloads_bench: machine '{}', build {}, commit {}{}\n", bench::CpuModel(),
+             BESTSERVE_BUILD_TYPE, bench::GitCommit(),
              quick ? ", QUICK (smoke sizes; figures meaningless)" : "");
 
   const TaskTable tasks = TaskTable::Parse(ConfigNode::LoadString(R"(
