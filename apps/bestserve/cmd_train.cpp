@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "apps/bestserve/commands.h"
-#include "training/train_run.h"
+#include "agent/train/train_run.h"
 
 namespace bestserve::app {
 
