@@ -8,7 +8,8 @@
 # nothing else installed that is the reference BLAS, 13-30x slower for training.
 # python3-matplotlib draws plots; python3-torch runs the latency profiler's CPU tests
 # (profiles/tools/); both under Debian's /usr/bin/python3. slurm-wlm and munge: the sweep
-# test runs a real single-node Slurm (tests/sweep/slurm_e2e.sh).
+# test runs a real single-node Slurm (tests/sweep/slurm_e2e.sh). clang-tidy: the lint step of
+# scripts/test.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +22,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   python3 python3-matplotlib python3-torch
   slurm-wlm munge
+  clang-tidy git
 )
 
 missing=()

@@ -18,7 +18,7 @@ BESTSERVE_FOR_EACH_ROUTER_KIND(BESTSERVE_DECLARE_KIND)
 #undef BESTSERVE_DECLARE_KIND
 
 std::span<const RouterKind* const> RouterKinds() {
-#define BESTSERVE_KIND_ADDRESS(kind) &kind,
+#define BESTSERVE_KIND_ADDRESS(kind) &(kind),
   static const RouterKind* const kinds[] = {BESTSERVE_FOR_EACH_ROUTER_KIND(BESTSERVE_KIND_ADDRESS)};
 #undef BESTSERVE_KIND_ADDRESS
   return kinds;
