@@ -92,7 +92,7 @@ int64_t GeometricAtLeastZero(Rng& rng, double mean) {
   // P(X >= k) = (1-p)^k with p = 1/(1+mean), so X = floor(log U / log(1-p)), U on (0, 1].
   const double p = 1.0 / (1.0 + mean);
   const double draw = std::floor(std::log(rng.UniformOpen0()) / std::log1p(-p));
-  constexpr double kLimit = static_cast<double>(std::numeric_limits<int64_t>::max() / 2);
+  constexpr double kLimit = 0.5 * static_cast<double>(std::numeric_limits<int64_t>::max());
   return draw >= kLimit ? std::numeric_limits<int64_t>::max() / 2 : static_cast<int64_t>(draw);
 }
 
