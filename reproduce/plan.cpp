@@ -325,12 +325,12 @@ ExperimentSpec LoadExperiment(const std::string& path, const std::vector<PolicyS
       check.ExpectMap("a check {kind, ..}");
       ClaimSpec claim{c.GetString("id"), c.GetString("text"), check.GetString("kind"), check,
                       c.GetString("why_different", "")};
-      const ClaimKind* kind = FindClaimKind(claim.kind);
-      if (kind == nullptr) {
+      const ClaimKind* claim_kind = FindClaimKind(claim.kind);
+      if (claim_kind == nullptr) {
         check.Child("kind").Fail(
             fmt::format("unknown check '{}'; expected one of: {}", claim.kind, fmt::join(ClaimKindNames(), ", ")));
       }
-      ValidateClaim(e, claim, *kind, names);
+      ValidateClaim(e, claim, *claim_kind, names);
       e.claims.push_back(std::move(claim));
     }
   }
