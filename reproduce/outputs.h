@@ -1,6 +1,7 @@
 // From an experiment's cells to its outputs: figure data (CSV, one file per figure spec, in the
 // layouts scripts/plot_reproduce.py draws), tables (Markdown + CSV, ours beside the paper's),
-// and claim verdicts. Pure functions of the data: nothing here reads clocks or files.
+// and claim verdicts (each graded by its kind in reproduce/claims/). Pure functions of the data:
+// nothing here reads clocks or files.
 //
 // Aggregation over seeds: a rate-sweep point is the mean over seeds of the per-run metric, with
 // the min and max over seeds as its band; selection shares are pooled (requests sent to a model
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "reproduce/claims/claim_kind.h"
 #include "reproduce/experiment_run.h"
 
 namespace bestserve::reproduce {
@@ -31,19 +33,6 @@ struct FigureEntry {
 struct OutputFile {
   std::string path;  // relative to the output folder
   std::string text;
-};
-
-enum class Verdict { kReproduced, kPartly, kNot };
-const char* VerdictName(Verdict verdict);
-
-struct ClaimResult {
-  std::string id;
-  std::string text;
-  Verdict verdict = Verdict::kNot;
-  std::string paper;   // the paper's figure for it, short
-  std::string ours;    // ours, short
-  std::string detail;  // Markdown (may be empty)
-  std::string why_different;
 };
 
 struct ExperimentOutputs {

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "reproduce/claims/claim_kind.h"
 #include "scenario/scenario.h"
 #include "sweep/grid.h"
 
@@ -42,48 +43,10 @@ const std::set<std::string>& FigureKinds(ExperimentKind kind) {
   return kind == ExperimentKind::kRateSweep ? kRate : kWorkload;
 }
 
-// Keys each claim check accepts besides `kind` (see docs/reproduce.md for their meaning).
-const std::map<std::string, std::vector<std::string>>& ClaimKeys() {
-  static const std::map<std::string, std::vector<std::string>> kKeys = {
-      {"collapse_rate", {"run", "below", "paper_rps", "factor"}},
-      {"available_multiple", {"run", "reference", "below", "multiple"}},
-      {"matches_at_low_rates", {"run", "reference", "max_rps", "tolerance"}},
-      {"not_worse_than_best_static", {"run", "baselines", "tolerance"}},
-      {"rate_shift", {"run", "model", "min_drop"}},
-      {"largest_share_task", {"run", "task", "model"}},
-      {"best_only_above", {"run", "baselines", "min_rps"}},
-      {"share_shift", {"run", "reference", "shifts"}},
-      {"table_shape", {"table"}},
-      {"beats_static_mean", {"run", "baselines"}},
-      {"utility_higher", {"run", "reference"}},
-      {"hardware_utility", {"run", "reference", "paper"}},
-  };
-  return kKeys;
-}
-
-// Checks that look at the first variant only (the others compare across every variant where
-// their runs run).
-bool IsFirstVariantClaim(const std::string& kind) {
-  return kind != "not_worse_than_best_static" && kind != "beats_static_mean" && kind != "utility_higher";
-}
-
-bool IsRateOnlyClaim(const std::string& kind) {
-  return kind == "collapse_rate" || kind == "available_multiple" || kind == "matches_at_low_rates" ||
-         kind == "not_worse_than_best_static" || kind == "rate_shift" || kind == "best_only_above" ||
-         kind == "utility_higher";
-}
-
 struct Names {
   std::vector<std::string> models;
   std::vector<std::string> tasks;
 };
-
-void CheckName(const ConfigNode& node, const std::vector<std::string>& valid, const std::string& what) {
-  const std::string value = node.AsString();
-  if (std::find(valid.begin(), valid.end(), value) == valid.end()) {
-    node.Fail(fmt::format("unknown {} '{}'; expected one of: {}", what, value, fmt::join(valid, ", ")));
-  }
-}
 
 std::vector<std::string> RunLabels(const ExperimentSpec& e) {
   std::vector<std::string> labels;
@@ -100,24 +63,25 @@ int CheckRun(const ExperimentSpec& e, const ConfigNode& node) {
   return index;
 }
 
-void ValidateClaim(const ExperimentSpec& e, const ClaimSpec& claim, const Names& names) {
+// The checks every claim kind gets (its keys, its experiment kind, the runs, models and tasks
+// it names), then the kind's own.
+void ValidateClaim(const ExperimentSpec& e, const ClaimSpec& claim, const ClaimKind& kind, const Names& names) {
   const ConfigNode& c = claim.check;
   std::vector<std::string> keys = {"kind"};
-  const auto& extra = ClaimKeys().at(claim.kind);
-  keys.insert(keys.end(), extra.begin(), extra.end());
+  keys.insert(keys.end(), kind.keys.begin(), kind.keys.end());
   c.CheckKeys(keys);
-  if (IsRateOnlyClaim(claim.kind) && e.kind != ExperimentKind::kRateSweep) {
+  if (kind.needs == ClaimNeeds::kRateSweep && e.kind != ExperimentKind::kRateSweep) {
     c.Child("kind").Fail(fmt::format("check '{}' needs a rate_sweep experiment", claim.kind));
   }
-  if (claim.kind == "hardware_utility" && e.kind != ExperimentKind::kWorkload) {
-    c.Child("kind").Fail("check 'hardware_utility' compares windows: it needs a workload experiment");
+  if (kind.needs == ClaimNeeds::kWorkload && e.kind != ExperimentKind::kWorkload) {
+    c.Child("kind").Fail(fmt::format("check '{}' compares windows: it needs a workload experiment", claim.kind));
   }
   // Every run a check names must exist; for a first-variant check it must run there, and for
   // the others all of them must run together in at least one variant: a check with nothing to
   // compare is a plan error, not a verdict.
   std::vector<ConfigNode> named;
   for (const char* key : {"run", "reference"}) {
-    if (std::find(extra.begin(), extra.end(), key) != extra.end()) named.push_back(c.Child(key));
+    if (std::find(kind.keys.begin(), kind.keys.end(), key) != kind.keys.end()) named.push_back(c.Child(key));
   }
   if (auto baselines = c.MaybeChild("baselines")) {
     baselines->ExpectSequence("run labels");
@@ -133,50 +97,16 @@ void ValidateClaim(const ExperimentSpec& e, const ClaimSpec& claim, const Names&
       return false;
     });
   };
-  if (IsFirstVariantClaim(claim.kind) && !runs_together(0)) {
+  if (kind.first_variant_only && !runs_together(0)) {
     c.Fail(fmt::format("check '{}' compares runs in the first variant ('{}'), but not all of them run there",
                        claim.kind, e.variants[0].label));
   }
   bool any = false;
   for (size_t v = 0; v < e.variants.size(); ++v) any = any || runs_together(static_cast<int>(v));
   if (!any) c.Fail(fmt::format("check '{}': its runs never run together in one variant", claim.kind));
-  if (claim.kind == "matches_at_low_rates" && e.rates.front() > c.GetDouble("max_rps")) {
-    c.Child("max_rps").Fail(fmt::format("no rate of the experiment is <= {} (the lowest is {})", c.GetDouble("max_rps"), e.rates.front()));
-  }
-  if (claim.kind == "best_only_above" && e.rates.front() >= c.GetDouble("min_rps")) {
-    c.Child("min_rps").Fail(fmt::format("no rate of the experiment is below {} (the lowest is {})", c.GetDouble("min_rps"), e.rates.front()));
-  }
   if (auto model = c.MaybeChild("model")) CheckName(*model, names.models, "model");
   if (auto task = c.MaybeChild("task")) CheckName(*task, names.tasks, "task");
-  if (claim.kind == "table_shape") {
-    const ConfigNode table = c.Child("table");
-    const bool found = std::any_of(e.tables.begin(), e.tables.end(),
-                                   [&](const TableSpec& t) { return t.id == table.AsString(); });
-    if (!found) table.Fail(fmt::format("no table '{}' in this experiment", table.AsString()));
-  }
-  if (claim.kind == "share_shift") {
-    const ConfigNode shifts = c.Child("shifts");
-    shifts.ExpectSequence("shifts: [{task, model, direction, paper_change}]");
-    if (shifts.size() == 0) shifts.Fail("expected at least one shift");
-    for (size_t i = 0; i < shifts.size(); ++i) {
-      const ConfigNode s = shifts.Element(i);
-      s.ExpectMap("a shift {task, model, direction, paper_change}");
-      s.CheckKeys({"task", "model", "direction", "paper_change"});
-      CheckName(s.Child("task"), names.tasks, "task");
-      CheckName(s.Child("model"), names.models, "model");
-      CheckName(s.Child("direction"), {"up", "down"}, "direction");
-      if (s.Has("paper_change")) s.GetDouble("paper_change");
-    }
-  }
-  if (claim.kind == "hardware_utility") {
-    const ConfigNode paper = c.Child("paper");
-    paper.ExpectMap("the paper's numbers {share_higher, mean_ratio, past90_ratio}");
-    paper.CheckKeys({"share_higher", "mean_ratio", "past90_ratio"});
-    for (const char* key : {"share_higher", "mean_ratio", "past90_ratio"}) paper.GetPositiveDouble(key);
-  }
-  for (const char* key : {"below", "paper_rps", "factor", "multiple", "max_rps", "tolerance", "min_drop", "min_rps"}) {
-    if (c.Has(key)) c.GetNonNegativeDouble(key, 0.0);
-  }
+  if (kind.validate != nullptr) kind.validate(c, ClaimContext{e, names.models, names.tasks});
 }
 
 ExperimentSpec LoadExperiment(const std::string& path, const std::vector<PolicySpec>& policies) {
@@ -395,12 +325,12 @@ ExperimentSpec LoadExperiment(const std::string& path, const std::vector<PolicyS
       check.ExpectMap("a check {kind, ..}");
       ClaimSpec claim{c.GetString("id"), c.GetString("text"), check.GetString("kind"), check,
                       c.GetString("why_different", "")};
-      if (ClaimKeys().count(claim.kind) == 0) {
-        std::vector<std::string> valid;
-        for (const auto& [k, _] : ClaimKeys()) valid.push_back(k);
-        check.Child("kind").Fail(fmt::format("unknown check '{}'; expected one of: {}", claim.kind, fmt::join(valid, ", ")));
+      const ClaimKind* claim_kind = FindClaimKind(claim.kind);
+      if (claim_kind == nullptr) {
+        check.Child("kind").Fail(
+            fmt::format("unknown check '{}'; expected one of: {}", claim.kind, fmt::join(ClaimKindNames(), ", ")));
       }
-      ValidateClaim(e, claim, names);
+      ValidateClaim(e, claim, *claim_kind, names);
       e.claims.push_back(std::move(claim));
     }
   }
@@ -561,7 +491,8 @@ Plan SelectOutputs(const Plan& plan, const std::vector<std::string>& ids) {
     }
     if (kept.figures.empty() && kept.tables.empty()) continue;
     for (const ClaimSpec& c : e.claims) {
-      const bool table_gone = c.kind == "table_shape" && std::none_of(kept.tables.begin(), kept.tables.end(), [&](const TableSpec& t) {
+      // A check that reads a table names it under `table`; it goes when its table goes.
+      const bool table_gone = c.check.Has("table") && std::none_of(kept.tables.begin(), kept.tables.end(), [&](const TableSpec& t) {
                                 return t.id == c.check.GetString("table");
                               });
       if (!table_gone) kept.claims.push_back(c);

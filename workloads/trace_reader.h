@@ -1,5 +1,8 @@
 // Streaming readers for public request-arrival traces.
 //
+// One file per format in workloads/traces/ (its reader and its detection rule), over a shared
+// CSV tokenizer and row loop (traces/csv_rows.h); the table of formats is in trace_reader.cpp.
+//
 // Each reader walks a file line by line (line_reader.h: .csv or .csv.gz, bounded memory) and
 // calls `visit` once per arrival with a TraceRecord. It does not sort, window or rescale: the
 // trace workload (trace_workload.h) and the stats command build on these records.
