@@ -9,7 +9,20 @@ function(bestserve_target_defaults target)
       -Wno-missing-field-initializers)
     if(BESTSERVE_WERROR)
       target_compile_options(${target} PRIVATE -Werror)
+      if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+        # GCC 12 warns about `"literal" + std::string` at -O3 (a false positive, GCC bug 105329).
+        target_compile_options(${target} PRIVATE -Wno-error=restrict)
+      endif()
     endif()
+  endif()
+  if(BESTSERVE_SANITIZE)
+    # Any finding stops the program (and fails its test), UB included.
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-sanitize-recover=all
+      -fno-omit-frame-pointer)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
+  if(BESTSERVE_FUZZ)
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
   endif()
 endfunction()
 
