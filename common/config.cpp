@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include "common/limits.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -301,48 +303,44 @@ double ConfigNode::GetNonNegativeDouble(std::string_view key, double fallback) c
   return value;
 }
 
-double ConfigNode::AsDoubleIn(double min, double max) const {
-  const double value = AsDouble();
-  if (value < min || value > max) {
-    Fail(fmt::format("expected a number in [{}, {}], got {}", min, max, value));
-  }
-  return value;
-}
-
-int64_t ConfigNode::AsIntIn(int64_t min, int64_t max) const {
-  const std::string text = ScalarText();
-  int64_t value = 0;
-  if (!YAML::convert<int64_t>::decode(node_, value)) {
-    double approximate = 0.0;
-    const bool number = YAML::convert<double>::decode(node_, approximate) && std::isfinite(approximate);
-    if (!number || approximate != std::floor(approximate)) {
-      Fail(fmt::format("expected an integer, got '{}'", text));
-    }
-    // An integral number written as 1e11 or too large for 64 bits: the range says what fits.
-    Fail(fmt::format("expected an integer in [{}, {}], got {}", min, max, text));
-  }
-  if (value < min || value > max) {
-    Fail(fmt::format("expected an integer in [{}, {}], got {}", min, max, value));
-  }
-  return value;
-}
-
-double ConfigNode::GetDoubleIn(std::string_view key, double min, double max, double fallback) const {
-  auto child = MaybeChild(key);
-  return child ? child->AsDoubleIn(min, max) : fallback;
-}
-
-int64_t ConfigNode::GetIntIn(std::string_view key, int64_t min, int64_t max, int64_t fallback) const {
-  auto child = MaybeChild(key);
-  return child ? child->AsIntIn(min, max) : fallback;
-}
-
 int64_t ConfigNode::GetPositiveInt(std::string_view key, int64_t fallback) const {
   auto child = MaybeChild(key);
   if (!child) return fallback;
   const int64_t value = child->AsInt();
   if (value <= 0) child->Fail(fmt::format("expected an integer > 0, got {}", value));
   return value;
+}
+
+double DoubleIn(const ConfigNode& node, double min, double max) {
+  const double value = node.AsDouble();
+  if (value < min || value > max) {
+    node.Fail(fmt::format("expected a number in [{}, {}], got {}", min, max, value));
+  }
+  return value;
+}
+
+int64_t IntIn(const ConfigNode& node, int64_t min, int64_t max) {
+  const std::string text = node.AsString();
+  int64_t value = 0;
+  if (!YAML::convert<int64_t>::decode(node.yaml(), value)) {
+    double approximate = 0.0;
+    const bool number = YAML::convert<double>::decode(node.yaml(), approximate) && std::isfinite(approximate);
+    if (!number || approximate != std::floor(approximate)) {
+      node.Fail(fmt::format("expected an integer, got '{}'", text));
+    }
+    // An integral number written as 1e11 or too large for 64 bits: the range says what fits.
+    node.Fail(fmt::format("expected an integer in [{}, {}], got {}", min, max, text));
+  }
+  if (value < min || value > max) {
+    node.Fail(fmt::format("expected an integer in [{}, {}], got {}", min, max, value));
+  }
+  return value;
+}
+
+int64_t GetIntIn(const ConfigNode& map, std::string_view key, int64_t min, int64_t max,
+                 int64_t fallback) {
+  auto child = map.MaybeChild(key);
+  return child ? IntIn(*child, min, max) : fallback;
 }
 
 }  // namespace bestserve

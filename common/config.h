@@ -20,24 +20,13 @@
 
 namespace bestserve {
 
-// Limits every YAML input read through ConfigNode obeys (docs/reliability.md). Our configs are a
-// few KB; the limits are far above any real one and far below what exhausts memory or time.
-struct YamlLimits {
-  static constexpr size_t kMaxFileBytes = 4u << 20;     // a whole file
-  static constexpr size_t kMaxLineBytes = 64u << 10;    // one line
-  static constexpr size_t kMaxScalarBytes = 64u << 10;  // one value
-  static constexpr size_t kMaxDepth = 64;               // nested maps and lists
-  // Nodes visited with every alias expanded: a billion-laughs file exceeds it at once.
-  static constexpr size_t kMaxExpandedNodes = 1u << 20;
-};
-
 class ConfigNode {
  public:
   // Parses a YAML file. Throws ConfigError naming the file on a missing file or bad syntax.
   static ConfigNode LoadFile(const std::string& path);
   // Parses YAML text; `source_name` stands in for the file name in messages. Refuses, naming
-  // line:column, what YamlLimits bounds, text that is not UTF-8 (NUL bytes, UTF-16/32), duplicate
-  // keys, keys that are not plain values, and aliases that expand past kMaxExpandedNodes.
+  // line:column, what YamlLimits (common/limits.h) bounds, text that is not UTF-8 (NUL bytes,
+  // UTF-16/32), duplicate keys, keys that are not plain values, and alias expansion past the limit.
   static ConfigNode LoadString(const std::string& text, const std::string& source_name);
 
   const std::string& source() const { return *source_; }
@@ -89,11 +78,6 @@ class ConfigNode {
   double GetPositiveDouble(std::string_view key, double fallback) const;
   double GetNonNegativeDouble(std::string_view key, double fallback) const;
   int64_t GetPositiveInt(std::string_view key, int64_t fallback) const;
-  // Numbers within [min, max] (the stated range of a key); the message quotes range and value.
-  double AsDoubleIn(double min, double max) const;
-  int64_t AsIntIn(int64_t min, int64_t max) const;
-  double GetDoubleIn(std::string_view key, double min, double max, double fallback) const;
-  int64_t GetIntIn(std::string_view key, int64_t min, int64_t max, int64_t fallback) const;
 
   // "file:line:col: at 'path': message". The location is this node's position.
   std::string Where() const;

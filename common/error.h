@@ -13,7 +13,6 @@
 
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <utility>
 
 namespace bestserve {
@@ -40,10 +39,6 @@ template <typename... Args>
 [[noreturn]] void ThrowConfigError(fmt::format_string<Args...> format, Args&&... args) {
   throw ConfigError(fmt::format(format, std::forward<Args>(args)...));
 }
-
-// `text` for an error message: whole when short, else its first `max_bytes` bytes and how long
-// it was (a 70 MB line must not become a 70 MB message).
-std::string MessageExcerpt(std::string_view text, size_t max_bytes = 80);
 
 [[noreturn]] void FailInvariant(const char* file, int line, const char* condition,
                                 const std::string& detail);

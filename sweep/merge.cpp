@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/files.h"
 #include "common/json_writer.h"
+#include "common/limits.h"
 #include "sweep/runner.h"
 #include "sweep/stats.h"
 

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/limits.h"
 
 namespace bestserve {
 namespace {

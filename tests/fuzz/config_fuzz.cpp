@@ -2,6 +2,7 @@
 // alone: the task table and the latency profile set. Any bytes must give a ConfigNode or a
 // ConfigError, and a parsed tree must give a table or a ConfigError.
 #include "common/config.h"
+#include "common/limits.h"
 #include "common/tasks.h"
 #include "sim/latency_profile.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -24,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         try {
           if (child.IsScalar()) {
             child.AsDouble();
-            child.AsIntIn(-5, 5);
+            IntIn(child, -5, 5);
           }
         } catch (const Error&) {
         }

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <vector>
 
 #include "tests/reproduce/reproduce_test_support.h"
 
