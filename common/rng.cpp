@@ -47,7 +47,7 @@ int64_t Rng::GeometricAtLeastOne(double mean) {
   const double p = 1.0 / mean;
   // P(X > k) = (1-p)^k, so X = 1 + floor(log U / log(1-p)) for U uniform on (0, 1].
   const double draw = std::floor(std::log(UniformOpen0()) / std::log1p(-p));
-  if (draw >= static_cast<double>(std::numeric_limits<int64_t>::max() / 2)) {
+  if (draw >= 0.5 * static_cast<double>(std::numeric_limits<int64_t>::max())) {
     return std::numeric_limits<int64_t>::max() / 2;
   }
   return 1 + static_cast<int64_t>(draw);

@@ -466,7 +466,7 @@ Plan LoadPlan(const std::string& path) {
       quick->CheckKeys({"iterations", "learner"});
       if (quick->Has("iterations")) spec.quick_iterations = quick->GetPositiveInt("iterations", 1);
       if (auto learner = quick->MaybeChild("learner")) {
-        learner->ExpectMap("learner settings (agent/learner_settings.h)");
+        learner->ExpectMap("learner settings (agent/learn/learner_settings.h)");
         spec.quick_learner = *learner;
       }
     }

@@ -9,7 +9,7 @@
 //                   tables ([{id, title, paper: {column: [5 counts]}}], workload only),
 //                   figures ([{id, kind, title, run(s), model}]), claims ([{id, text, check, why_different}]).
 //
-// A run's router is any router string (routers/registry.h, incl. dedicated:<model>) or
+// A run's router is any router string (router/builtin/registry.h, incl. dedicated:<model>) or
 // "trained:<policy>", which names a policy of the plan. Every name a figure, table or claim
 // refers to (run and variant labels, policies, models, tasks) is checked when the plan loads,
 // so a typo fails in seconds, naming the file, line and key, before any training starts.

@@ -16,7 +16,7 @@
 #include "scenario/scenario.h"
 #include "common/hash.h"
 #include "common/json_writer.h"
-#include "training/train_run.h"
+#include "agent/train/train_run.h"
 
 namespace bestserve::reproduce {
 namespace {

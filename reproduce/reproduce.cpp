@@ -15,18 +15,12 @@
 #include "reproduce/policy_cache.h"
 #include "scenario/scenario.h"
 #include "sweep/merge.h"
+#include "common/format.h"
 
 namespace bestserve::reproduce {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Duration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "-";
-  const auto s = static_cast<int64_t>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
-  return fmt::format("{}:{:02}", s / 60, s % 60);
-}
 
 // Whole-run progress. Work is counted in units: one per training iteration, and per simulation
 // cell an estimate of its requests (rate x 40 s for a rate sweep, 10,000 for a workload run)
@@ -110,8 +104,8 @@ class Progress {
     for (const Training& t : trainings_) done += static_cast<double>(t.done);
     const double total = train_total_ + sim_total_;
     const double fraction = total > 0 ? std::min(1.0, done / total) : 0.0;
-    options_.status(fmt::format("[{:3.0f}%] {} | elapsed {} | ETA {}", 100.0 * fraction, phase_, Duration(Now()),
-                                Duration(Eta())));
+    options_.status(fmt::format("[{:3.0f}%] {} | elapsed {} | ETA {}", 100.0 * fraction, phase_, FormatDuration(Now()),
+                                FormatDuration(Eta())));
   }
 
   const ReproduceOptions& options_;

@@ -282,8 +282,13 @@ Scenario LoadScenario(const std::string& path, const ScenarioOverrides& override
   s.workload = MakeWorkloadGenerator(root.Child("workload"), config_dir);
   s.rate_estimator = MakeRateEstimator(root.MaybeChild("rate_estimator"));
   s.router = root.MaybeChild("router");
-  // Build the router once now, so a bad router fails before anything runs.
-  MakeScenarioRouter(s);
+  // Build the router once now, so a bad router fails before anything runs; a router given on the
+  // command line is named as such in the error, not as a line of the scenario file.
+  if (overrides.router) {
+    MakeRouter(*overrides.router, MakeRouterContext(s), "--router");
+  } else {
+    MakeScenarioRouter(s);
+  }
 
   YAML::Node resolved = YAML::Clone(root.yaml());
   resolved["name"] = s.name;

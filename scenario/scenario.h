@@ -12,10 +12,10 @@
 //   | cluster        | sim/cluster.h                                                | required |
 //   | deadline       | sim/reward.h                                                 | defaults |
 //   | workload       | workloads/registry.h (kind + settings)                       | required |
-//   | router         | routers/registry.h (string or map)                           | greedy  |
-//   | rate_estimator | sim/rate_estimator.h                                         | last_k, k = 5 |
+//   | router         | router/builtin/registry.h (string or map)                           | greedy  |
+//   | rate_estimator | router/core/rate_estimator.h                                         | last_k, k = 5 |
 //   | metrics        | window (20), selection_bin_requests (500)                    | defaults |
-//   | oracle_view    | expose simulator internals to routers (sim/router.h)         | false   |
+//   | oracle_view    | expose simulator internals to routers (router/core/routing_policy.h)         | false   |
 //
 // Paths: absolute; else relative to the config file's folder when the file exists there; else
 // relative to the data folder (BESTSERVE_DATA_DIR, default: the source tree). The resolved
@@ -32,11 +32,11 @@
 
 #include "common/config.h"
 #include "common/tasks.h"
-#include "routers/registry.h"
+#include "router/builtin/registry.h"
 #include "sim/cluster.h"
 #include "sim/latency_profile.h"
 #include "sim/metrics.h"
-#include "sim/rate_estimator.h"
+#include "router/core/rate_estimator.h"
 #include "sim/reward.h"
 #include "sim/simulator.h"
 #include "workloads/workload_generator.h"

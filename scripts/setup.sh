@@ -8,7 +8,8 @@
 # nothing else installed that is the reference BLAS, 13-30x slower for training.
 # python3-matplotlib draws plots; python3-torch runs the latency profiler's CPU tests
 # (profiles/tools/); both under Debian's /usr/bin/python3. slurm-wlm and munge: the sweep
-# test runs a real single-node Slurm (tests/sweep/slurm_e2e.sh).
+# test runs a real single-node Slurm (tests/sweep/slurm_e2e.sh). clang-tidy: the lint step of
+# scripts/test.sh.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +23,7 @@ PACKAGES=(
   python3 python3-matplotlib python3-torch
   clang-14 libfuzzer-14-dev
   slurm-wlm munge
+  clang-tidy git
 )
 
 missing=()
@@ -40,5 +42,13 @@ if ((${#missing[@]})); then
 fi
 
 JOBS="$(nproc 2>/dev/null || echo 2)"
-cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+# ccache, where installed (it is not required): rebuilds of a fresh clone on the same machine
+# reuse earlier compilations. Paths are hashed relative to the clone, so clones in other folders
+# hit the same entries.
+LAUNCHER=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
+  LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "${LAUNCHER[@]}" "$@" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS"

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/json_writer.h"
+#include "common/quantile.h"
 
 namespace bestserve {
 namespace {
@@ -15,15 +16,6 @@ constexpr double kThresholdTolerance = 1e-9;
 std::string FormatTime(double t) { return std::isnan(t) ? std::string() : fmt::format("{}", t); }
 
 }  // namespace
-
-double Quantile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0.0;
-  const double pos = q * static_cast<double>(sorted.size() - 1);
-  const auto lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, sorted.size() - 1);
-  const double t = pos - static_cast<double>(lo);
-  return sorted[lo] + t * (sorted[hi] - sorted[lo]);
-}
 
 Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOptions& options) {
   BS_CHECK(sim.all_finished());
@@ -83,9 +75,9 @@ Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOpt
     s.little_lambda_w = sim_span > 0.0 ? sojourn_sum / sim_span : 0.0;
   }
   std::sort(latencies.begin(), latencies.end());
-  s.latency_p50_s = Quantile(latencies, 0.50);
-  s.latency_p90_s = Quantile(latencies, 0.90);
-  s.latency_p99_s = Quantile(latencies, 0.99);
+  s.latency_p50_s = Quantile(latencies, 0.50, 0.0);
+  s.latency_p90_s = Quantile(latencies, 0.90, 0.0);
+  s.latency_p99_s = Quantile(latencies, 0.99, 0.0);
   double latency_sum = 0.0;
   for (double l : latencies) latency_sum += l;
   s.latency_mean_s = latencies.empty() ? 0.0 : latency_sum / static_cast<double>(latencies.size());

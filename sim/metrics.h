@@ -63,8 +63,6 @@ struct Summary {
 
 Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOptions& options);
 
-// Quantile q in [0, 1] of `sorted` (ascending) by linear interpolation; 0 for an empty list.
-double Quantile(const std::vector<double>& sorted, double q);
 
 // Per-request log: one CSV row per request, in id (arrival) order.
 std::string FormatRequestLog(const Simulator& sim, const TaskTable& tasks);

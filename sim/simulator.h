@@ -39,9 +39,9 @@
 #include "common/request.h"
 #include "common/rng.h"
 #include "sim/cluster.h"
-#include "sim/rate_estimator.h"
+#include "router/core/rate_estimator.h"
 #include "sim/reward.h"
-#include "sim/router.h"
+#include "router/core/routing_policy.h"
 
 namespace bestserve {
 

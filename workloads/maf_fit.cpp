@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "common/quantile.h"
 #include "common/rng.h"
 #include "workloads/trace_reader.h"
 #include "workloads/workload_stats.h"
@@ -222,7 +223,7 @@ MafFit FitMaf1(const std::string& path, int replicates, uint64_t seed) {
   for (double c : totals) total += c;
   std::vector<double> sorted = totals;
   std::sort(sorted.begin(), sorted.end());
-  const double median = Quantile(sorted, 0.5);
+  const double median = Quantile(sorted, 0.5, kUnset);
   std::vector<bool> dip(totals.size());
   int64_t dip_minutes = 0;
   int64_t episodes = 0;

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "workloads/request_sink.h"
 #include "workloads/task_mix.h"
+#include "workloads/registry.h"
 
 namespace bestserve {
 namespace {
@@ -403,5 +404,17 @@ std::string ModulatedWorkload::Describe() const {
   }
   return text + ")";
 }
+
+// Registered in workloads/registry.cpp.
+extern const WorkloadKind kMaf1LikeWorkload{
+    "maf1_like", "steady arrivals fitted to Azure Functions 2019",
+    [](const ConfigNode& s, const std::string&) {
+      return ModulatedWorkload::FromConfig(s, "maf1_like", ModulatedSettings::Maf1Defaults());
+    }};
+extern const WorkloadKind kMaf2LikeWorkload{
+    "maf2_like", "bursty arrivals fitted to Azure LLM inference 2023",
+    [](const ConfigNode& s, const std::string&) {
+      return ModulatedWorkload::FromConfig(s, "maf2_like", ModulatedSettings::Maf2Defaults());
+    }};
 
 }  // namespace bestserve

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "workloads/request_sink.h"
 #include "workloads/task_mix.h"
+#include "workloads/registry.h"
 
 namespace bestserve {
 namespace {
@@ -480,5 +481,10 @@ std::string MmppWorkload::Describe() const {
   return fmt::format("mmpp({}, {}, [{}])", settings_.generator.empty() ? "semi-Markov" : "CTMC",
                      stop, fmt::join(states, "; "));
 }
+
+// Registered in workloads/registry.cpp.
+extern const WorkloadKind kMmppWorkload{
+    "mmpp", "Markov-modulated Poisson arrivals (CTMC or semi-Markov)",
+    [](const ConfigNode& s, const std::string&) { return MmppWorkload::FromConfig(s); }};
 
 }  // namespace bestserve

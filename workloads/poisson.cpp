@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "workloads/request_sink.h"
+#include "workloads/registry.h"
 
 namespace bestserve {
 
@@ -64,5 +65,10 @@ std::string PoissonWorkload::Describe() const {
   }
   return fmt::format("poisson(rate {} rps, {} s)", settings_.rate_rps, settings_.duration_s);
 }
+
+// Registered in workloads/registry.cpp.
+extern const WorkloadKind kPoissonWorkload{
+    "poisson", "the paper's stable workload: Poisson arrivals at rate_rps for duration_s",
+    [](const ConfigNode& s, const std::string&) { return PoissonWorkload::FromConfig(s); }};
 
 }  // namespace bestserve

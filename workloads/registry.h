@@ -8,8 +8,10 @@
 //     rate_rps: 2.0
 //     duration_s: 40
 //
-// An unknown kind lists the valid ones. The kinds, each documented in its header and in
-// docs/workloads.md:
+// An unknown kind lists the valid ones. Adding a kind: a generator file defining its
+// `const WorkloadKind k<Name>Workload` and one line in registry.cpp's table
+// (workloads/poisson.h is the annotated template). The kinds, each documented in its header and
+// in docs/workloads.md:
 //
 //   | kind           | header            | what                                             |
 //   |----------------|-------------------|--------------------------------------------------|
@@ -25,6 +27,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,19 @@
 #include "workloads/workload_generator.h"
 
 namespace bestserve {
+
+// One kind of workload: its `kind:` name, a one-line description (`bestserve workload kinds`),
+// and the factory that parses its section. Each is defined beside its generator and listed once
+// in registry.cpp's table.
+struct WorkloadKind {
+  const char* kind;
+  const char* help;
+  // Parses `section` (a map with this `kind`); relative paths resolve against `base_dir`.
+  std::unique_ptr<WorkloadGenerator> (*make)(const ConfigNode& section, const std::string& base_dir);
+};
+
+// Every registered kind, in registry order.
+std::span<const WorkloadKind* const> WorkloadKindTable();
 
 // Builds the generator a workload section describes; throws ConfigError on bad settings.
 // Relative file paths inside the section resolve against `base_dir` (the config's folder).

@@ -11,6 +11,8 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/limits.h"
+#include "workloads/registry.h"
+#include "workloads/workload_config.h"
 
 namespace bestserve {
 namespace {
@@ -164,5 +166,33 @@ Workload ReadRequestCsv(const std::string& path, const TaskTable& tasks) {
   }
   return ParseRequestCsv(text, path, tasks);
 }
+
+namespace {
+
+// Replays a request CSV written by `bestserve workload generate` or by hand.
+//   | key  | meaning                                                        |
+//   | path | the CSV file; relative paths as in workload_config.h (config's   |
+//   |      | folder, then the data folder)                                   |
+class CsvWorkload : public WorkloadGenerator {
+ public:
+  explicit CsvWorkload(std::string path) : path_(std::move(path)) {}
+  Workload Generate(const WorkloadContext& ctx) const override {
+    return ReadRequestCsv(path_, *ctx.tasks);
+  }
+  std::string Describe() const override { return fmt::format("csv({})", path_); }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+// Registered in workloads/registry.cpp.
+extern const WorkloadKind kCsvWorkload{
+    "csv", "replay of a saved request CSV (`bestserve workload generate`)",
+    [](const ConfigNode& s, const std::string& base) -> std::unique_ptr<WorkloadGenerator> {
+      s.CheckKeys({"kind", "path"});
+      return std::make_unique<CsvWorkload>(ResolveDataPath(s.GetString("path"), base));
+    }};
 
 }  // namespace bestserve

@@ -11,6 +11,7 @@
 #include "workloads/request_sink.h"
 #include "workloads/task_mix.h"
 #include "workloads/workload_config.h"
+#include "workloads/registry.h"
 
 namespace bestserve {
 namespace {
@@ -307,5 +308,10 @@ std::string TraceWorkload::Describe() const {
   if (s.max_requests > 0) text += fmt::format(", first {} requests", s.max_requests);
   return text + ")";
 }
+
+// Registered in workloads/registry.cpp.
+extern const WorkloadKind kTraceWorkload{
+    "trace", "replay of a production trace (Azure Functions, Azure LLM, Mooncake, BurstGPT)",
+    [](const ConfigNode& s, const std::string& base) { return TraceWorkload::FromConfig(s, base); }};
 
 }  // namespace bestserve

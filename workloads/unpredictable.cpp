@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "workloads/request_sink.h"
 #include "workloads/task_mix.h"
+#include "workloads/registry.h"
 
 namespace bestserve {
 namespace {
@@ -324,5 +325,13 @@ std::string SegmentedRateWorkload::Describe() const {
   return fmt::format("{}({}, {}, geometric segments from {} with mean {} requests)", kind_, stop,
                      rates, s.segment_geometric_min, mean);
 }
+
+// Registered in workloads/registry.cpp.
+extern const WorkloadKind kUnpredictable1Workload{
+    "unpredictable1", "the paper's unpredictable workload #1 (rate segments)",
+    [](const ConfigNode& s, const std::string&) { return SegmentedRateWorkload::Unpredictable1FromConfig(s); }};
+extern const WorkloadKind kUnpredictable2Workload{
+    "unpredictable2", "the paper's unpredictable workload #2 (rate segments)",
+    [](const ConfigNode& s, const std::string&) { return SegmentedRateWorkload::Unpredictable2FromConfig(s); }};
 
 }  // namespace bestserve

@@ -108,4 +108,9 @@ std::string MergeWorkload::Describe() const {
   return fmt::format("merge({})", fmt::join(parts, " | "));
 }
 
+// Registered in workloads/registry.cpp.
+extern const WorkloadKind kMergeWorkload{
+    "merge", "superposition of other workloads",
+    [](const ConfigNode& s, const std::string& base) { return MergeWorkload::FromConfig(s, base); }};
+
 }  // namespace bestserve

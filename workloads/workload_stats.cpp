@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/json_writer.h"
+#include "common/quantile.h"
 #include "workloads/line_reader.h"
 
 namespace bestserve {
@@ -27,9 +28,9 @@ TokenSummary SummarizeTokens(const std::vector<int32_t>& tokens) {
   s.min = sorted.front();
   s.max = sorted.back();
   s.mean = sum / static_cast<double>(sorted.size());
-  s.p50 = Quantile(sorted, 0.50);
-  s.p90 = Quantile(sorted, 0.90);
-  s.p99 = Quantile(sorted, 0.99);
+  s.p50 = Quantile(sorted, 0.50, kUnset);
+  s.p90 = Quantile(sorted, 0.90, kUnset);
+  s.p99 = Quantile(sorted, 0.99, kUnset);
   return s;
 }
 
@@ -140,14 +141,6 @@ WindowCounts CountWindows(std::span<const double> t, double window_s) {
     w.lag1 = (cov / static_cast<double>(w.windows)) / var;
   }
   return w;
-}
-
-double Quantile(std::span<const double> sorted, double p) {
-  if (sorted.empty()) return kUnset;
-  const double h = (static_cast<double>(sorted.size()) - 1.0) * p;
-  const auto lo = static_cast<size_t>(std::floor(h));
-  if (lo + 1 >= sorted.size()) return sorted.back();
-  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[lo + 1] - sorted[lo]);
 }
 
 WorkloadStats ComputeStats(const ArrivalData& data) {

@@ -74,9 +74,6 @@ struct WorkloadStats {
 // Window counts of sorted arrival times (definition above). Precondition: sorted.
 WindowCounts CountWindows(std::span<const double> sorted_s, double window_s);
 
-// Linear-interpolation quantile of sorted values; NaN when empty.
-double Quantile(std::span<const double> sorted, double p);
-
 WorkloadStats ComputeStats(const ArrivalData& data);
 
 // From a generated workload (task names from the table).

@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include "apps/bestserve/commands.h"
-#include "exporter/export.h"
+#include "router/export/export.h"
 
 namespace bestserve::app {
 

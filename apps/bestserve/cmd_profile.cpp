@@ -1,5 +1,5 @@
 // `bestserve profile fit`: turn raw latency measurements (profiles/tools/profile_gpu.py) into a
-// profile set the simulator reads. The fit itself lives in profiling/profile_fit.h.
+// profile set the simulator reads. The fit itself lives in profiles/tools/profile_fit.h.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -10,7 +10,7 @@
 #include "apps/bestserve/commands.h"
 #include "common/error.h"
 #include "common/files.h"
-#include "profiling/profile_fit.h"
+#include "profiles/tools/profile_fit.h"
 #include "sim/latency_profile.h"
 
 namespace bestserve::app {

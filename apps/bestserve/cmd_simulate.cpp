@@ -62,7 +62,7 @@ void AddSimulateCommand(CLI::App& app) {
   auto router = std::make_shared<std::string>();
   flags->Add(cmd);
   cmd->add_option("--router", *router,
-                  "Router: static:<model>, random, threshold[:r1,r2,..], greedy (overrides `router`)");
+                  "Router (overrides `router`), one of:\n" + RouterHelp());
   cmd->callback([flags, router] {
     ScenarioOverrides overrides = flags->Overrides();
     if (!router->empty()) overrides.router = *router;
@@ -105,7 +105,9 @@ void AddEvaluateCommand(CLI::App& app) {
   auto flags = std::make_shared<ScenarioFlags>();
   auto routers = std::make_shared<std::vector<std::string>>();
   flags->Add(cmd);
-  cmd->add_option("--routers", *routers, "Routers to compare (default: every built-in router)")
+  cmd->add_option("--routers", *routers,
+                  "Routers to compare (default: every built-in router; dedicated:<model> for a model alone "
+                  "on its own GPUs), of:\n" + RouterHelp())
       ->delimiter(',');
   auto policies = std::make_shared<std::vector<std::string>>();
   cmd->add_option("--policy", *policies,

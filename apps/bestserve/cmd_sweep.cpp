@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "apps/bestserve/commands.h"
 #include "sweep/merge.h"
 #include "sweep/runner.h"
+#include "common/format.h"
 
 namespace bestserve::app {
 namespace {
@@ -53,12 +55,6 @@ struct RunFlags {
   }
 };
 
-std::string Duration(double seconds) {
-  const auto s = static_cast<int64_t>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
-  return fmt::format("{}:{:02}", s / 60, s % 60);
-}
-
 // Cells done / total, rate, ETA and failures: one rewritten line on a terminal, otherwise a
 // plain line every 10% of the cells or 30 s (batch logs stay short).
 class ProgressDisplay {
@@ -89,8 +85,8 @@ class ProgressDisplay {
     if (e.failed > 0) line += fmt::format(", {} failed", e.failed);
     if (e.finished > 0 && elapsed > 0.0) {
       const double rate = static_cast<double>(e.finished) / elapsed;
-      line += fmt::format(", {:.1f} cells/s, elapsed {}", rate, Duration(elapsed));
-      if (!last) line += fmt::format(", ETA {}", Duration(static_cast<double>(e.to_run - e.finished) / rate));
+      line += fmt::format(", {:.1f} cells/s, elapsed {}", rate, FormatDuration(elapsed));
+      if (!last) line += fmt::format(", ETA {}", FormatDuration(static_cast<double>(e.to_run - e.finished) / rate));
     }
     if (tty_) {
       fmt::print(stderr, "\r\x1b[K{}{}", line, last ? "\n" : "");

@@ -8,7 +8,7 @@
 
 #include "apps/bestserve/app_support.h"
 #include "apps/bestserve/commands.h"
-#include "training/train_run.h"
+#include "agent/train/train_run.h"
 
 namespace bestserve::app {
 

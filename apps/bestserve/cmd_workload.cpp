@@ -193,7 +193,9 @@ void AddWorkloadCommand(CLI::App& app) {
   ft->callback([fit] { RunFit(*fit); });
 
   auto* kinds = cmd->add_subcommand("kinds", "List the registered workload kinds");
-  kinds->callback([] { fmt::print("{}\n", fmt::join(WorkloadKinds(), "\n")); });
+  kinds->callback([] {
+    for (const WorkloadKind* k : WorkloadKindTable()) fmt::print("{:<16} {}\n", k->kind, k->help);
+  });
 }
 
 }  // namespace bestserve::app

@@ -19,14 +19,14 @@
 #include <string>
 #include <vector>
 
-#include "agent/fast_learner.h"
-#include "agent/learner.h"
-#include "agent/trainer.h"
+#include "agent/learn/fast_learner.h"
+#include "agent/learn/learner.h"
+#include "agent/train/trainer.h"
 #include "bench/bench_util.h"
 #include "common/rng.h"
 #include "tests/agent/random_batch.h"
 #if BESTSERVE_BENCH_HAS_TORCH
-#include "agent/torch_learner.h"
+#include "agent/learn/torch_learner.h"
 #endif
 
 namespace bestserve {

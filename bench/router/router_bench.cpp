@@ -1,4 +1,4 @@
-// Decision latency of the deployable router (router/router.h) for the paper's network
+// Decision latency of the deployable router (router/lib/router.h) for the paper's network
 // (8-256-3) and the two-hidden-layer reading (8-256-256-3), one core: single decisions (median
 // and p99 in ns, each call timed) and batches (ns per decision), with libtorch's forward of the
 // same network measured in the same run as the comparison.
@@ -12,9 +12,9 @@
 #include <chrono>
 #include <vector>
 
-#include "agent/weights_format.h"
+#include "router/policy/weights_format.h"
 #include "bench/bench_util.h"
-#include "router/router.h"
+#include "router/lib/router.h"
 #include "tests/router/router_fixtures.h"
 
 using namespace bestserve;

@@ -1,14 +1,14 @@
 // Double-DQN targets and TD losses against hand computation.
-#include "agent/double_dqn.h"
+#include "agent/learn/double_dqn.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
 
-#include "agent/fast_learner.h"
-#include "agent/learner.h"
+#include "agent/learn/fast_learner.h"
+#include "agent/learn/learner.h"
 #if BESTSERVE_TEST_HAS_TORCH
-#include "agent/torch_learner.h"
+#include "agent/learn/torch_learner.h"
 #endif
 
 namespace bestserve {

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "agent/fast_kernels.h"
+#include "agent/learn/fast_kernels.h"
 #include "common/rng.h"
 
 namespace bestserve {

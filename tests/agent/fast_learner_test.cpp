@@ -1,14 +1,14 @@
 // The fast learner against an independent double-precision reference of the same loss, and its
-// batched forward against the reference forward (agent/mlp.h) bit for bit.
-#include "agent/fast_learner.h"
+// batched forward against the reference forward (router/policy/mlp.h) bit for bit.
+#include "agent/learn/fast_learner.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
 
-#include "agent/double_dqn.h"
-#include "agent/learner.h"
+#include "agent/learn/double_dqn.h"
+#include "agent/learn/learner.h"
 #include "common/rng.h"
 #include "tests/agent/random_batch.h"
 

@@ -1,5 +1,5 @@
 // Learner settings: the paper's defaults, YAML parsing, and exact messages for bad input.
-#include "agent/learner_settings.h"
+#include "agent/learn/learner_settings.h"
 
 #include <catch2/catch.hpp>
 

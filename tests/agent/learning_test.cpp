@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 #include <vector>
 
-#include "agent/fast_learner.h"
-#include "agent/trainer.h"
+#include "agent/learn/fast_learner.h"
+#include "agent/train/trainer.h"
 #include "tests/agent/toy_environments.h"
 
 namespace bestserve {

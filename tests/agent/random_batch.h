@@ -1,7 +1,7 @@
 // Random transition batches for learner tests and benchmarks.
 #pragma once
 
-#include "agent/learner.h"
+#include "agent/learn/learner.h"
 #include "common/rng.h"
 
 namespace bestserve::testing {

@@ -1,5 +1,5 @@
 // The replay ring buffer: overwrite order, uniform sampling, save/load.
-#include "agent/replay_buffer.h"
+#include "agent/learn/replay_buffer.h"
 
 #include <catch2/catch.hpp>
 #include <vector>

@@ -15,9 +15,9 @@
 #include <cmath>
 #include <vector>
 
-#include "agent/fast_learner.h"
-#include "agent/learner.h"
-#include "agent/torch_learner.h"
+#include "agent/learn/fast_learner.h"
+#include "agent/learn/learner.h"
+#include "agent/learn/torch_learner.h"
 #include "common/rng.h"
 #include "tests/agent/random_batch.h"
 

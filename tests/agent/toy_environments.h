@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "agent/environment.h"
+#include "agent/env/environment.h"
 #include "common/rng.h"
 
 namespace bestserve::testing {

@@ -1,6 +1,6 @@
 // The training loop: iteration definition, target-sync cadence, epsilon schedule, determinism,
 // kill-and-resume bit equality, keep-best, and fine-tuning checks.
-#include "agent/trainer.h"
+#include "agent/train/trainer.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/fast_learner.h"
-#include "agent/policy_io.h"
+#include "agent/learn/fast_learner.h"
+#include "router/policy/policy_io.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "tests/agent/toy_environments.h"

@@ -1,13 +1,13 @@
 // The policy weights file: round trip and clear refusals of bad files.
-#include "agent/weights_format.h"
+#include "router/policy/weights_format.h"
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
-#include "agent/learner.h"
-#include "agent/policy_io.h"
+#include "agent/learn/learner.h"
+#include "router/policy/policy_io.h"
 #include "common/error.h"
 #include "common/files.h"
 #include "common/rng.h"

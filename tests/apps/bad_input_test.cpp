@@ -17,8 +17,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "agent/policy_io.h"
-#include "agent/weights_format.h"
+#include "router/policy/policy_io.h"
+#include "router/policy/weights_format.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "tests/apps/cli_helpers.h"

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "scenario/scenario.h"
 #include "tests/apps/cli_helpers.h"
 
 namespace bestserve {
@@ -70,7 +71,7 @@ TEST_CASE("each malformed config or CSV gives one clear error, exit code 3 and n
       {"unknown workload kind", Replace(kScenario, "kind: poisson", "kind: bursty"), "", "",
        {"workload.kind", "unknown workload kind 'bursty'", "valid kinds: poisson"}},
       {"unknown router", Replace(kScenario, "router: greedy", "router: smartest"), "", "",
-       {"scenario.yaml:14:9", "unknown router", "static:<model>, random, threshold, greedy, policy:<file>"}},
+       {"scenario.yaml:14:9", "unknown router", "static:<model>, random, threshold[:r1,r2,..], greedy, policy:<file>"}},
       {"unknown load balancer", Replace(kScenario, "  gpu_groups:", "  load_balancer: fastest\n  gpu_groups:"), "", "",
        {"cluster.load_balancer", "unknown load balancer 'fastest'", "smallest_batch, least_queue, power_of_two"}},
       {"bad reward kind", Replace(kScenario, "reward: hard", "reward: medium"), "", "",
@@ -152,7 +153,9 @@ TEST_CASE("evaluate compares every built-in router on the built-in paper scenari
   const auto result = RunBestserve(fmt::format("evaluate --duration 30 --out {}", dir.Path("out")));
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
-  for (const char* router : {"static:opt-125m", "static:opt-1.3b", "static:opt-6.7b", "random", "threshold", "greedy"}) {
+  // Every router the registry offers by default (the dedicated baselines print as "alone").
+  for (const std::string& router : BuiltinRouterSpecs(LoadScenario("").system)) {
+    if (router.starts_with("dedicated:")) continue;
     CHECK_THAT(result.output, Catch::Contains(fmt::format("| {} |", router)));
   }
   CHECK(std::filesystem::exists(dir.Path("out/comparison.md")));

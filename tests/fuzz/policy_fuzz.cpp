@@ -1,8 +1,8 @@
-// The binary policy formats: training weights (.bsw, agent/weights_format.h) and the exported
-// router file (.bsp, router/router.h, which also reads .bsw). The first byte picks the reader.
-#include "agent/binary_io.h"
-#include "agent/weights_format.h"
-#include "router/router.h"
+// The binary policy formats: training weights (.bsw, router/policy/weights_format.h) and the exported
+// router file (.bsp, router/lib/router.h, which also reads .bsw). The first byte picks the reader.
+#include "router/policy/binary_io.h"
+#include "router/policy/weights_format.h"
+#include "router/lib/router.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

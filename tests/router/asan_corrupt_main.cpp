@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "router/router.h"
+#include "router/lib/router.h"
 #include "tests/router/router_fixtures.h"
 
 int main() {

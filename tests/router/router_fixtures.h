@@ -5,10 +5,10 @@
 #include <cmath>
 #include <string>
 
-#include "agent/mlp.h"
-#include "agent/weights_format.h"
+#include "router/policy/mlp.h"
+#include "router/policy/weights_format.h"
 #include "common/rng.h"
-#include "router/policy_metadata.h"
+#include "router/policy/policy_metadata.h"
 
 namespace bestserve::testing {
 

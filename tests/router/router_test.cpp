@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <thread>
 
-#include "agent/mlp.h"
-#include "agent/policy_io.h"
-#include "router/c_api.h"
-#include "router/router.h"
-#include "routers/policy_router.h"
+#include "router/policy/mlp.h"
+#include "router/policy/policy_io.h"
+#include "router/lib/c_api.h"
+#include "router/lib/router.h"
+#include "router/builtin/policy_router.h"
 #include "scenario/scenario.h"
 #include "tests/router/router_fixtures.h"
 

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "common/rng.h"
-#include "sim/rate_estimator.h"
+#include "router/core/rate_estimator.h"
 
 namespace bestserve {
 namespace {

@@ -13,7 +13,7 @@
 #include "common/tasks.h"
 #include "sim/cluster.h"
 #include "sim/latency_profile.h"
-#include "sim/rate_estimator.h"
+#include "router/core/rate_estimator.h"
 #include "sim/reward.h"
 #include "sim/simulator.h"
 

@@ -1,0 +1,58 @@
+// Experience replay: a ring buffer of completed transitions with uniform sampling.
+//
+// Capacity default 100,000 (LearnerSettings::replay_capacity): about 8% of the paper's
+// 1.2M-iteration run, so the buffer tracks the current policy's load pattern (the router's own
+// choices shape the batch sizes it observes) while still spanning many rate switches; at ~80
+// bytes per transition of the paper's 8-float state it is ~8 MB, which keeps checkpoints small.
+// Storage is flat struct-of-arrays, allocated once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "router/policy/binary_io.h"
+#include "agent/env/environment.h"
+#include "agent/learn/learner.h"
+#include "common/rng.h"
+
+namespace bestserve {
+
+class ReplayBuffer {
+ public:
+  ReplayBuffer(int64_t capacity, int observation_size);
+
+  int64_t capacity() const { return capacity_; }
+  int64_t size() const { return size_; }
+  int observation_size() const { return observation_size_; }
+
+  // Stores a copy, overwriting the oldest transition once full. Precondition: observation
+  // sizes match and the action is >= 0.
+  void Add(const Transition& transition);
+
+  // Fills `batch` with `batch_size` transitions drawn uniformly with replacement. Uses only
+  // `rng` (one UniformIndex per sample). Precondition: size() > 0.
+  void Sample(int batch_size, Rng& rng, TransitionBatch* batch) const;
+
+  // Mean reward of the newest min(count, size()) transitions (0 when empty).
+  double RecentMeanReward(int64_t count) const;
+
+  void Save(ByteWriter& out) const;
+  // Restores contents saved by Save(); capacity and observation size must match.
+  void Load(ByteReader& in);
+
+  bool operator==(const ReplayBuffer& other) const = default;
+
+ private:
+  int64_t capacity_;
+  int observation_size_;
+  int64_t size_ = 0;
+  int64_t next_ = 0;  // slot the next Add writes
+  std::vector<float> observations_;
+  std::vector<float> next_observations_;
+  std::vector<int32_t> actions_;
+  std::vector<float> rewards_;
+  std::vector<float> terminals_;
+};
+
+}  // namespace bestserve

@@ -1,0 +1,44 @@
+// The one conversion from the simulator's RouterView to what a gateway knows (GatewayState) and
+// its observation (router/core/observation.h). The environment a policy is trained in
+// (agent/env/routing_env.h) and the policy router that evaluates it (router/builtin/
+// policy_router.h) both encode through it, so they see identical observations; the deployable
+// router (router/lib/router.h) builds the same GatewayState from a gateway's own counters.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/error.h"
+#include "router/core/observation.h"
+#include "router/core/routing_policy.h"
+
+namespace bestserve {
+
+class ViewEncoder {
+ public:
+  explicit ViewEncoder(const ObservationSpec& spec)
+      : spec_(spec),
+        in_flight_(static_cast<size_t>(spec.num_models)),
+        queued_(static_cast<size_t>(spec.num_models)) {}
+
+  const ObservationSpec& spec() const { return spec_; }
+
+  // Writes spec().size() floats to `out`. Precondition: the view has spec().num_models models.
+  // Allocates nothing.
+  void Encode(const RouterView& view, float* out) {
+    BS_CHECK(view.num_models() == spec_.num_models);
+    for (size_t m = 0; m < view.models.size(); ++m) {
+      in_flight_[m] = view.models[m].in_flight;
+      queued_[m] = view.models[m].waiting;
+    }
+    const GatewayState state{view.task, in_flight_.data(), queued_.data(), view.arrival_rate_rps};
+    EncodeObservation(spec_, state, out);
+  }
+
+ private:
+  ObservationSpec spec_;
+  std::vector<int32_t> in_flight_;
+  std::vector<int32_t> queued_;
+};
+
+}  // namespace bestserve

@@ -1,0 +1,73 @@
+#include "router/export/export.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "router/policy/policy_io.h"
+#include "common/error.h"
+#include "common/files.h"
+#include "common/rng.h"
+#include "router/policy/policy_metadata.h"
+#include "router/lib/router.h"
+
+namespace bestserve {
+namespace fs = std::filesystem;
+
+ExportResult ExportPolicy(const std::string& policy, const std::string& out, const std::string& torchscript) {
+  std::string source = policy;
+  if (fs::is_directory(policy)) {
+    source = fs::exists(fs::path(policy) / "best.bsw") ? (fs::path(policy) / "best.bsw").string()
+                                                        : (fs::path(policy) / "final.bsw").string();
+  }
+  if (!fs::exists(source)) ThrowConfigError("--policy {}: no policy file there (expected {})", policy, source);
+  PolicyWeights weights = LoadPolicyWeights(source);
+  PolicyMetadata metadata;
+  const std::string problem = DecodePolicyMetadata(weights.metadata, &metadata);
+  if (!problem.empty()) ThrowConfigError("{}: not a routing policy: {}", source, problem);
+  weights.metadata.emplace_back("exported_from", fs::absolute(source).string());
+  const std::string bytes = EncodePolicyWeights(weights);
+  // The router library must load what we write and agree with the trainer's network on it.
+  std::unique_ptr<Router> router;
+  try {
+    router = Router::FromBytes(bytes, out);
+  } catch (const RouterError& e) {
+    throw Error(fmt::format("export check failed: {}", e.what()));
+  }
+  const MlpPolicy reference(weights.shape, weights.parameters);
+  Rng rng(DeriveSeed(0, "export-check"));
+  std::vector<int32_t> in_flight(static_cast<size_t>(router->num_models()));
+  std::vector<int32_t> queued(in_flight.size());
+  std::vector<float> observation(static_cast<size_t>(metadata.observation.size()));
+  for (int i = 0; i < 1000; ++i) {
+    const int task = static_cast<int>(rng.UniformIndex(static_cast<uint64_t>(router->num_tasks())));
+    for (size_t m = 0; m < in_flight.size(); ++m) {
+      queued[m] = static_cast<int32_t>(rng.UniformIndex(8));
+      in_flight[m] = queued[m] + static_cast<int32_t>(rng.UniformIndex(64));
+    }
+    const double rate = rng.Uniform(0.0, 60.0);
+    EncodeObservation(metadata.observation, GatewayState{task, in_flight.data(), queued.data(), rate},
+                      observation.data());
+    if (router->DecideWithRate(task, in_flight.data(), queued.data(), rate) != reference.Act(observation)) {
+      throw Error(fmt::format("export check failed: the router library and the trainer's network disagree "
+                              "on check {}", i));
+    }
+  }
+  WriteFileAtomically(out, bytes);
+  ExportResult result;
+  result.policy_file = out;
+  if (!torchscript.empty()) {
+    if (!TorchScriptAvailable()) {
+      throw Error("--torchscript needs a build with libtorch (BESTSERVE_WITH_TORCH=ON)");
+    }
+    WriteTorchScript(out, torchscript);
+    result.torchscript_file = torchscript;
+  }
+  result.summary = fmt::format(
+      "{} -> {} ({} bytes): network {}, observation {}, models [{}], tasks [{}], rate estimator {}", source, out,
+      bytes.size(), weights.shape.ToString(), router->observation_encoding(), fmt::join(router->model_names(), ", "),
+      fmt::join(router->task_names(), ", "), router->rate_estimator());
+  return result;
+}
+
+}  // namespace bestserve

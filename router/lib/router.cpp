@@ -1,0 +1,245 @@
+#include "router/lib/router.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <variant>
+
+#include "router/policy/mlp.h"
+#include "router/policy/weights_format.h"
+#include "router/core/observation.h"
+#include "router/policy/policy_metadata.h"
+#include "router/core/rate_tracker.h"
+
+namespace bestserve {
+namespace {
+
+// Observation + scratch for networks up to this many floats live on the caller's stack; larger
+// ones use a per-thread buffer allocated once.
+constexpr size_t kStackFloats = 4096;
+
+}  // namespace
+
+// One layer of the network, laid out for speed. The arithmetic is the reference one of
+// router/policy/mlp.h (LaneDot: eight lanes, lane j sums the products of inputs k = j, j+8, ... in
+// increasing k, then a fixed tree), so results are bit-identical to MlpForwardOne. Wide layers
+// keep their weights transposed (input-major) and run the lanes of all outputs at once, which
+// vectorizes across outputs; narrow layers call LaneDot per output, which vectorizes across
+// lanes.
+struct FastLayer {
+  int inputs = 0;
+  int outputs = 0;
+  bool relu = false;
+  bool transposed = false;
+  std::vector<float> weights;  // transposed: [input][output]; else [output][input]
+  std::vector<float> bias;
+
+  // lanes: kDotLanes * outputs floats of scratch.
+  void Forward(const float* x, float* z, float* lanes) const {
+    if (!transposed) {
+      for (int o = 0; o < outputs; ++o) {
+        const float v = LaneDot(weights.data() + static_cast<size_t>(o) * inputs, x, inputs) + bias[static_cast<size_t>(o)];
+        z[o] = relu ? std::max(v, 0.0f) : v;
+      }
+      return;
+    }
+    for (int j = 0; j < kDotLanes * outputs; ++j) lanes[j] = 0.0f;
+    for (int k = 0; k < inputs; ++k) {
+      float* lane = lanes + static_cast<size_t>(k % kDotLanes) * outputs;
+      const float* w = weights.data() + static_cast<size_t>(k) * outputs;
+      const float xk = x[k];
+      for (int o = 0; o < outputs; ++o) lane[o] += w[o] * xk;
+    }
+    const float* l0 = lanes;
+    const float* l1 = lanes + outputs;
+    const float* l2 = lanes + 2 * outputs;
+    const float* l3 = lanes + 3 * outputs;
+    const float* l4 = lanes + 4 * outputs;
+    const float* l5 = lanes + 5 * outputs;
+    const float* l6 = lanes + 6 * outputs;
+    const float* l7 = lanes + 7 * outputs;
+    for (int o = 0; o < outputs; ++o) {
+      const float v = (((l0[o] + l1[o]) + (l2[o] + l3[o])) + ((l4[o] + l5[o]) + (l6[o] + l7[o]))) + bias[static_cast<size_t>(o)];
+      z[o] = relu ? std::max(v, 0.0f) : v;
+    }
+  }
+};
+
+struct Router::Impl {
+  MlpShape shape;
+  std::vector<float> parameters;
+  std::vector<FastLayer> layers;
+  size_t max_width = 0;
+  PolicyMetadata metadata;
+  std::string encoding_name;
+  std::string estimator_name;
+  std::mutex arrivals_mutex;
+  std::variant<std::monostate, LastKRate, EwmaRate> tracker;
+  std::atomic<double> rate_rps{0.0};
+  size_t scratch_floats = 0;
+
+  int Decide(int task, const int32_t* in_flight, const int32_t* queued, double rate, float* q_out) const {
+    const int models = metadata.observation.num_models;
+    if (task < 0 || task >= metadata.observation.num_tasks || in_flight == nullptr) return -1;
+    if (metadata.observation.encoding == ObservationEncoding::kExtendedV1 && queued == nullptr) return -1;
+    const size_t needed = static_cast<size_t>(shape.input_size) + scratch_floats + static_cast<size_t>(models);
+    std::array<float, kStackFloats> stack_buffer;  // uninitialized on purpose: fully written below
+    float* buffer = stack_buffer.data();
+    thread_local std::vector<float> heap_buffer;
+    if (needed > kStackFloats) {
+      if (heap_buffer.size() < needed) heap_buffer.resize(needed);
+      buffer = heap_buffer.data();
+    }
+    float* observation = buffer;
+    float* q_values = q_out != nullptr ? q_out : observation + shape.input_size + scratch_floats;
+    const GatewayState state{task, in_flight, queued, rate};
+    EncodeObservation(metadata.observation, state, observation);
+    // Ping-pong between two activation buffers; the lanes follow them.
+    float* a = observation + shape.input_size;
+    float* b = a + max_width;
+    float* lanes = b + max_width;
+    const float* x = observation;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      float* z = l + 1 == layers.size() ? q_values : (l % 2 == 0 ? a : b);
+      layers[l].Forward(x, z, lanes);
+      x = z;
+    }
+    return GreedyAction(q_values, models);
+  }
+};
+
+Router::Router(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Router::~Router() = default;
+
+std::unique_ptr<Router> Router::FromBytes(std::string_view bytes, const std::string& what) {
+  PolicyWeights weights;
+  try {
+    weights = DecodePolicyWeights(bytes, what);
+  } catch (const std::exception& e) {
+    throw RouterError(e.what());
+  }
+  auto impl = std::make_unique<Impl>();
+  const std::string problem = DecodePolicyMetadata(weights.metadata, &impl->metadata);
+  if (!problem.empty()) throw RouterError(what + ": not a routing policy: " + problem);
+  const ObservationSpec& spec = impl->metadata.observation;
+  if (spec.size() != weights.shape.input_size) {
+    throw RouterError(what + ": the network takes " + std::to_string(weights.shape.input_size) +
+                      " inputs but its observation encoding gives " + std::to_string(spec.size()));
+  }
+  if (spec.num_models != weights.shape.num_actions) {
+    throw RouterError(what + ": the network has " + std::to_string(weights.shape.num_actions) +
+                      " actions but the file names " + std::to_string(spec.num_models) + " models");
+  }
+  impl->shape = weights.shape;
+  impl->parameters = std::move(weights.parameters);
+  for (int l = 0; l < impl->shape.num_layers(); ++l) {
+    FastLayer layer;
+    layer.inputs = impl->shape.LayerInputs(l);
+    layer.outputs = impl->shape.LayerOutputs(l);
+    layer.relu = l + 1 < impl->shape.num_layers();
+    layer.transposed = layer.outputs >= 16;
+    const float* w = impl->parameters.data() + impl->shape.WeightOffset(l);
+    layer.weights.resize(static_cast<size_t>(layer.inputs) * static_cast<size_t>(layer.outputs));
+    for (int o = 0; o < layer.outputs; ++o) {
+      for (int k = 0; k < layer.inputs; ++k) {
+        const float v = w[static_cast<size_t>(o) * layer.inputs + k];
+        if (layer.transposed) {
+          layer.weights[static_cast<size_t>(k) * layer.outputs + o] = v;
+        } else {
+          layer.weights[static_cast<size_t>(o) * layer.inputs + k] = v;
+        }
+      }
+    }
+    const float* bias = impl->parameters.data() + impl->shape.BiasOffset(l);
+    layer.bias.assign(bias, bias + layer.outputs);
+    impl->max_width = std::max(impl->max_width, static_cast<size_t>(layer.outputs));
+    impl->layers.push_back(std::move(layer));
+  }
+  // Two activation buffers plus the lanes of the widest layer.
+  impl->scratch_floats = 2 * impl->max_width + static_cast<size_t>(kDotLanes) * impl->max_width;
+  impl->encoding_name = ToString(spec.encoding);
+  const RateEstimatorSettings& estimator = impl->metadata.rate_estimator;
+  if (estimator.kind == "last_k") {
+    impl->tracker = LastKRate(estimator.k);
+    impl->estimator_name = "last_k(k=" + std::to_string(estimator.k) + ")";
+  } else if (estimator.kind == "ewma") {
+    impl->tracker = EwmaRate(estimator.half_life_s);
+    std::ostringstream name;
+    name << "ewma(half_life_s=" << estimator.half_life_s << ")";
+    impl->estimator_name = name.str();
+  } else {
+    impl->estimator_name = "true";
+  }
+  return std::unique_ptr<Router>(new Router(std::move(impl)));
+}
+
+std::unique_ptr<Router> Router::Load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw RouterError(path + ": cannot open policy file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return FromBytes(buffer.str(), path);
+}
+
+int Router::num_models() const { return impl_->metadata.observation.num_models; }
+int Router::num_tasks() const { return impl_->metadata.observation.num_tasks; }
+const std::vector<std::string>& Router::model_names() const { return impl_->metadata.model_names; }
+const std::vector<std::string>& Router::task_names() const { return impl_->metadata.task_names; }
+int Router::observation_size() const { return impl_->shape.input_size; }
+const std::string& Router::observation_encoding() const { return impl_->encoding_name; }
+const std::string& Router::rate_estimator() const { return impl_->estimator_name; }
+
+int Router::TaskIndex(std::string_view name) const {
+  const auto& names = impl_->metadata.task_names;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+double Router::ObserveArrival(double now_s) {
+  std::lock_guard<std::mutex> lock(impl_->arrivals_mutex);
+  double rate = impl_->rate_rps.load(std::memory_order_relaxed);
+  if (auto* last_k = std::get_if<LastKRate>(&impl_->tracker)) {
+    rate = last_k->Observe(now_s);
+  } else if (auto* ewma = std::get_if<EwmaRate>(&impl_->tracker)) {
+    rate = ewma->Observe(now_s);
+  }
+  impl_->rate_rps.store(rate, std::memory_order_relaxed);
+  return rate;
+}
+
+void Router::SetArrivalRate(double rate_rps) { impl_->rate_rps.store(rate_rps, std::memory_order_relaxed); }
+double Router::arrival_rate_rps() const { return impl_->rate_rps.load(std::memory_order_relaxed); }
+
+int Router::Decide(int task, const int32_t* in_flight, const int32_t* queued) const {
+  return impl_->Decide(task, in_flight, queued, arrival_rate_rps(), nullptr);
+}
+
+int Router::DecideWithRate(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps) const {
+  return impl_->Decide(task, in_flight, queued, rate_rps, nullptr);
+}
+
+int Router::Route(int task, double now_s, const int32_t* in_flight, const int32_t* queued) {
+  const double rate = ObserveArrival(now_s);
+  return impl_->Decide(task, in_flight, queued, rate, nullptr);
+}
+
+void Router::DecideBatch(int count, const int32_t* tasks, const int32_t* in_flight, const int32_t* queued,
+                         const double* rates, int32_t* models) const {
+  const int m = num_models();
+  for (int i = 0; i < count; ++i) {
+    models[i] = impl_->Decide(tasks[i], in_flight + static_cast<ptrdiff_t>(i) * m,
+                              queued != nullptr ? queued + static_cast<ptrdiff_t>(i) * m : nullptr, rates[i], nullptr);
+  }
+}
+
+void Router::QValues(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps,
+                     float* q_values) const {
+  impl_->Decide(task, in_flight, queued, rate_rps, q_values);
+}
+
+}  // namespace bestserve

@@ -1,0 +1,112 @@
+#include "router/policy/policy_metadata.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+
+namespace bestserve {
+namespace {
+
+std::string FloatText(double value) {
+  // %.9g round-trips a float; the text is for people as much as for the reader.
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.9g", value);
+  return buffer;
+}
+
+const std::string* Find(const MetadataEntries& entries, const std::string& key) {
+  for (const auto& [k, v] : entries) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+bool ParseDouble(const std::string& text, double* out) {
+  char* end = nullptr;
+  *out = std::strtod(text.c_str(), &end);
+  return !text.empty() && end == text.c_str() + text.size();
+}
+
+}  // namespace
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += ',';
+    out += names[i];
+  }
+  return out;
+}
+
+std::vector<std::string> SplitNames(const std::string& text) {
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    names.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return names;
+}
+
+MetadataEntries EncodePolicyMetadata(const PolicyMetadata& m) {
+  MetadataEntries e;
+  e.emplace_back("observation.encoding", ToString(m.observation.encoding));
+  e.emplace_back("observation.in_flight_scale", FloatText(m.observation.in_flight_scale));
+  e.emplace_back("observation.rate_scale_rps", FloatText(m.observation.rate_scale_rps));
+  e.emplace_back("tasks", JoinNames(m.task_names));
+  e.emplace_back("models", JoinNames(m.model_names));
+  e.emplace_back("rate_estimator.kind", m.rate_estimator.kind);
+  if (m.rate_estimator.kind == "last_k") e.emplace_back("rate_estimator.k", std::to_string(m.rate_estimator.k));
+  if (m.rate_estimator.kind == "ewma") e.emplace_back("rate_estimator.half_life_s", FloatText(m.rate_estimator.half_life_s));
+  return e;
+}
+
+std::string DecodePolicyMetadata(const MetadataEntries& entries, PolicyMetadata* out) {
+  PolicyMetadata m;
+  const char* required[] = {"observation.encoding", "observation.in_flight_scale", "observation.rate_scale_rps",
+                            "tasks", "models", "rate_estimator.kind"};
+  for (const char* key : required) {
+    if (Find(entries, key) == nullptr) return std::string("missing metadata key '") + key + "'";
+  }
+  const std::string& encoding = *Find(entries, "observation.encoding");
+  if (encoding == "paper-v1") {
+    m.observation.encoding = ObservationEncoding::kPaperV1;
+  } else if (encoding == "extended-v1") {
+    m.observation.encoding = ObservationEncoding::kExtendedV1;
+  } else {
+    return "unknown observation.encoding '" + encoding + "' (known: paper-v1, extended-v1)";
+  }
+  double value = 0.0;
+  if (!ParseDouble(*Find(entries, "observation.in_flight_scale"), &value) || !(value > 0.0)) {
+    return "observation.in_flight_scale must be a number > 0";
+  }
+  m.observation.in_flight_scale = static_cast<float>(value);
+  if (!ParseDouble(*Find(entries, "observation.rate_scale_rps"), &value) || !(value > 0.0)) {
+    return "observation.rate_scale_rps must be a number > 0";
+  }
+  m.observation.rate_scale_rps = static_cast<float>(value);
+  m.task_names = SplitNames(*Find(entries, "tasks"));
+  m.model_names = SplitNames(*Find(entries, "models"));
+  m.observation.num_tasks = static_cast<int32_t>(m.task_names.size());
+  m.observation.num_models = static_cast<int32_t>(m.model_names.size());
+  m.rate_estimator.kind = *Find(entries, "rate_estimator.kind");
+  if (m.rate_estimator.kind == "last_k") {
+    const std::string* k = Find(entries, "rate_estimator.k");
+    if (k == nullptr || !ParseDouble(*k, &value) || value < 1 || value != static_cast<int32_t>(value)) {
+      return "rate_estimator.k must be an integer >= 1";
+    }
+    m.rate_estimator.k = static_cast<int32_t>(value);
+  } else if (m.rate_estimator.kind == "ewma") {
+    const std::string* h = Find(entries, "rate_estimator.half_life_s");
+    if (h == nullptr || !ParseDouble(*h, &value) || !(value > 0.0)) return "rate_estimator.half_life_s must be > 0";
+    m.rate_estimator.half_life_s = value;
+  } else if (m.rate_estimator.kind != "true") {
+    return "unknown rate_estimator.kind '" + m.rate_estimator.kind + "' (known: last_k, ewma, true)";
+  }
+  *out = std::move(m);
+  return "";
+}
+
+}  // namespace bestserve
