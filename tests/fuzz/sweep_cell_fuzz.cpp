@@ -5,6 +5,6 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = bestserve::fuzz::WriteScratch(bestserve::fuzz::AsText(data, size), ".json");
-  bestserve::CellFileProblem(path, "0123456789abcdef", "fedcba9876543210");
+  bestserve::sweep::CellFileProblem(path, "0123456789abcdef", "fedcba9876543210");
   return 0;
 }
