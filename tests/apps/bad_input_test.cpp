@@ -236,14 +236,14 @@ std::vector<BadInputCase> Cases() {
        {"--out {dir}/run: already holds a training run (run.json)", "--resume"}, {{"run16", "run"}}},
 
       // Messages once vague.
-      {"--seed -1", {{"s.yaml", kScenario}}, simulate + " --seed=-1", 2,
+      {"--seed -1", {{"s.yaml", kScenario}}, simulate + " --seed -1", 2,
        {"--seed", "expected a seed, an integer in [0, 9223372036854775807], got '-1'"}},
       {"--seed 2^64-1", {{"s.yaml", kScenario}}, simulate + " --seed 18446744073709551615", 2,
        {"--seed", "got '18446744073709551615'"}},
       {"--rate inf", {{"s.yaml", kScenario}}, simulate + " --rate inf", 3, {"--rate: expected a rate > 0", "got inf"}},
       {"-j 0", {}, "sweep run " + std::string(BESTSERVE_SOURCE_DIR) + "/experiments/sweeps/figure2.yaml -j 0 --out {dir}/o",
        2, {"expected a number of worker threads in [1, 4096], got '0'"}},
-      {"-j -3", {}, "sweep run " + std::string(BESTSERVE_SOURCE_DIR) + "/experiments/sweeps/figure2.yaml --jobs=-3 --out {dir}/o",
+      {"-j -3", {}, "sweep run " + std::string(BESTSERVE_SOURCE_DIR) + "/experiments/sweeps/figure2.yaml -j -3 --out {dir}/o",
        2, {"expected a number of worker threads in [1, 4096], got '-3'"}},
       {"a folder as task table", {{"s.yaml", Replace(kScenario, "profiles/tasks/opt_zero_shot.yaml", "tasks")}, {"tasks/", ""}},
        simulate, 3, {"tasks: is a directory; expected a YAML file"}},
