@@ -10,8 +10,20 @@ function(bestserve_target_defaults target)
     if(BESTSERVE_WERROR)
       # -Wrestrict stays a warning: GCC 12 reports impossible overlaps inside std::string's
       # operator+ at -O3 (GCC bug 105329), not in our code.
-      target_compile_options(${target} PRIVATE -Werror -Wno-error=restrict)
+      target_compile_options(${target} PRIVATE -Werror)
+      if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+        target_compile_options(${target} PRIVATE -Wno-error=restrict)
+      endif()
     endif()
+  endif()
+  if(BESTSERVE_SANITIZE)
+    # Any finding stops the program (and fails its test), UB included.
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-sanitize-recover=all
+      -fno-omit-frame-pointer)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
+  if(BESTSERVE_FUZZ)
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
   endif()
 endfunction()
 

@@ -1,9 +1,13 @@
 #include "common/config.h"
 
+#include "common/limits.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace bestserve {
@@ -23,11 +27,106 @@ std::string Quoted(const std::vector<std::string>& names) {
   return out;
 }
 
+// Refuses text that is not UTF-8 YAML of a sane size before yaml-cpp sees it (yaml-cpp decodes
+// UTF-16/32 silently and has no size limits of its own).
+void CheckText(const std::string& text, const std::string& source_name) {
+  if (text.size() > YamlLimits::kMaxFileBytes) {
+    ThrowConfigError("{}: {} bytes; a YAML file may hold at most {} bytes", source_name,
+                     text.size(), YamlLimits::kMaxFileBytes);
+  }
+  const auto starts_with = [&](std::string_view prefix) {
+    return std::string_view(text).substr(0, prefix.size()) == prefix;
+  };
+  if (starts_with("\xFF\xFE") || starts_with("\xFE\xFF") ||
+      starts_with(std::string_view("\0\0\xFE\xFF", 4))) {
+    ThrowConfigError("{}: the file is UTF-16 or UTF-32 (byte-order mark); save it as UTF-8",
+                     source_name);
+  }
+  size_t line = 1;
+  size_t line_start = 0;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i < text.size() && text[i] == '\0') {
+      ThrowConfigError("{}:{}:{}: NUL byte; expected UTF-8 text (is the file UTF-16?)",
+                       source_name, line, i - line_start + 1);
+    }
+    if (i == text.size() || text[i] == '\n') {
+      if (i - line_start > YamlLimits::kMaxLineBytes) {
+        ThrowConfigError("{}:{}: line of {} bytes; a line may hold at most {} bytes", source_name,
+                         line, i - line_start, YamlLimits::kMaxLineBytes);
+      }
+      ++line;
+      line_start = i + 1;
+    }
+  }
+}
+
+std::string MarkText(const std::string& source_name, const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return source_name;
+  return fmt::format("{}:{}:{}", source_name, mark.line + 1, mark.column + 1);
+}
+
+// Walks the parsed tree once, with every alias expanded, and refuses what yaml-cpp accepts
+// silently: duplicate keys (yaml-cpp keeps the first), keys that are lists or maps, values
+// longer than a line may be, nesting deeper than kMaxDepth, and alias expansion past
+// kMaxExpandedNodes (the budget stops the walk, so a billion-laughs file costs milliseconds).
+class TreeChecker {
+ public:
+  explicit TreeChecker(const std::string& source_name) : source_name_(source_name) {}
+
+  void Check(const YAML::Node& node, size_t depth) {
+    if (++visited_ > YamlLimits::kMaxExpandedNodes) {
+      ThrowConfigError("{}: more than {} values once aliases (*name) are expanded; refusing an "
+                       "alias bomb",
+                       MarkText(source_name_, node), YamlLimits::kMaxExpandedNodes);
+    }
+    if (depth > YamlLimits::kMaxDepth) {
+      ThrowConfigError("{}: nested more than {} levels deep", MarkText(source_name_, node),
+                       YamlLimits::kMaxDepth);
+    }
+    if (node.IsScalar() && node.Scalar().size() > YamlLimits::kMaxScalarBytes) {
+      ThrowConfigError("{}: a value of {} bytes; a value may hold at most {} bytes",
+                       MarkText(source_name_, node), node.Scalar().size(),
+                       YamlLimits::kMaxScalarBytes);
+    }
+    if (node.IsSequence()) {
+      for (const auto& element : node) Check(element, depth + 1);
+    } else if (node.IsMap()) {
+      std::set<std::string> keys;
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar()) {
+          ThrowConfigError("{}: a key must be a plain name, got a {}", MarkText(source_name_, entry.first),
+                           entry.first.IsMap() ? "map" : entry.first.IsSequence() ? "list" : "null");
+        }
+        if (!keys.insert(entry.first.Scalar()).second) {
+          ThrowConfigError("{}: duplicate key '{}'; each key may appear once in a map",
+                           MarkText(source_name_, entry.first), entry.first.Scalar());
+        }
+        Check(entry.first, depth + 1);
+        Check(entry.second, depth + 1);
+      }
+    }
+  }
+
+ private:
+  const std::string& source_name_;
+  size_t visited_ = 0;
+};
+
 }  // namespace
 
 ConfigNode ConfigNode::LoadFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    ThrowConfigError("{}: is a directory; expected a YAML file", path);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) ThrowConfigError("{}: cannot open config file", path);
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > YamlLimits::kMaxFileBytes) {
+    ThrowConfigError("{}: {} bytes; a YAML file may hold at most {} bytes", path, size,
+                     YamlLimits::kMaxFileBytes);
+  }
   std::stringstream buffer;
   buffer << in.rdbuf();
   return LoadString(buffer.str(), path);
@@ -35,9 +134,11 @@ ConfigNode ConfigNode::LoadFile(const std::string& path) {
 
 ConfigNode ConfigNode::LoadString(const std::string& text, const std::string& source_name) {
   auto source = std::make_shared<const std::string>(source_name);
+  CheckText(text, source_name);
   YAML::Node root;
   try {
     root = YAML::Load(text);
+    TreeChecker(source_name).Check(root, 0);
   } catch (const YAML::Exception& e) {
     ThrowConfigError("{}:{}:{}: invalid YAML: {}", source_name, e.mark.line + 1, e.mark.column + 1,
                      e.msg);
@@ -208,6 +309,38 @@ int64_t ConfigNode::GetPositiveInt(std::string_view key, int64_t fallback) const
   const int64_t value = child->AsInt();
   if (value <= 0) child->Fail(fmt::format("expected an integer > 0, got {}", value));
   return value;
+}
+
+double DoubleIn(const ConfigNode& node, double min, double max) {
+  const double value = node.AsDouble();
+  if (value < min || value > max) {
+    node.Fail(fmt::format("expected a number in [{}, {}], got {}", min, max, value));
+  }
+  return value;
+}
+
+int64_t IntIn(const ConfigNode& node, int64_t min, int64_t max) {
+  const std::string text = node.AsString();
+  int64_t value = 0;
+  if (!YAML::convert<int64_t>::decode(node.yaml(), value)) {
+    double approximate = 0.0;
+    const bool number = YAML::convert<double>::decode(node.yaml(), approximate) && std::isfinite(approximate);
+    if (!number || approximate != std::floor(approximate)) {
+      node.Fail(fmt::format("expected an integer, got '{}'", text));
+    }
+    // An integral number written as 1e11 or too large for 64 bits: the range says what fits.
+    node.Fail(fmt::format("expected an integer in [{}, {}], got {}", min, max, text));
+  }
+  if (value < min || value > max) {
+    node.Fail(fmt::format("expected an integer in [{}, {}], got {}", min, max, value));
+  }
+  return value;
+}
+
+int64_t GetIntIn(const ConfigNode& map, std::string_view key, int64_t min, int64_t max,
+                 int64_t fallback) {
+  auto child = map.MaybeChild(key);
+  return child ? IntIn(*child, min, max) : fallback;
 }
 
 }  // namespace bestserve

@@ -24,7 +24,9 @@ class ConfigNode {
  public:
   // Parses a YAML file. Throws ConfigError naming the file on a missing file or bad syntax.
   static ConfigNode LoadFile(const std::string& path);
-  // Parses YAML text; `source_name` stands in for the file name in messages.
+  // Parses YAML text; `source_name` stands in for the file name in messages. Refuses, naming
+  // line:column, what YamlLimits (common/limits.h) bounds, text that is not UTF-8 (NUL bytes,
+  // UTF-16/32), duplicate keys, keys that are not plain values, and alias expansion past the limit.
   static ConfigNode LoadString(const std::string& text, const std::string& source_name);
 
   const std::string& source() const { return *source_; }

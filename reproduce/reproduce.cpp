@@ -324,6 +324,7 @@ ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
   }
   WriteFileAtomically((out / "figures.json").string(), FiguresJson(figures, options.quick ? plan.quick_banner : ""));
   WriteFileAtomically((out / "claims.csv").string(), claims_csv);
+  if (options.draw_figures) options.draw_figures(options.out_dir);
   result.report = (out / "REPORT.md").string();
   WriteFileAtomically(result.report, FormatReport(plan, options, policies, reports));
   result.seconds = progress.Now() - start;

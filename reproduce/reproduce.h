@@ -31,6 +31,9 @@ struct ReproduceOptions {
   std::function<double()> clock;                      // monotonic seconds (progress, run.json)
   std::function<void(const std::string&)> status;     // progress line (rewritten) / log lines
   std::function<void(const std::string&)> log;
+  // Draws the figures of DIR/figures.json (the plot script); called after the data and before
+  // REPORT.md, so a REPORT.md never links figures that were not drawn. Throws to stop the run.
+  std::function<void(const std::string& out_dir)> draw_figures;
 };
 
 struct ReproduceResult {
@@ -41,8 +44,7 @@ struct ReproduceResult {
   std::string report;  // path of REPORT.md
 };
 
-// Runs the plan and writes DIR (figures excepted: the caller runs the plot script on
-// DIR/figures.json). Throws ConfigError/Error; files already written stay whole (atomic writes).
+// Runs the plan and writes DIR (figures through options.draw_figures, when given). Throws ConfigError/Error; files already written stay whole (atomic writes).
 ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options);
 
 }  // namespace bestserve::reproduce

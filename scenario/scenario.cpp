@@ -16,6 +16,10 @@ namespace {
 
 constexpr const char* kDefaultScenario = "experiments/scenarios/paper_4gpu.yaml";
 constexpr const char* kDefaultTasks = "profiles/tasks/opt_zero_shot.yaml";
+// The ranges of --rate and --duration (docs/reliability.md); workload.rate_rps x duration_s is
+// further bounded by the request limit of one run (workloads/request_sink.h).
+constexpr double kMaxRateRps = 1e6;
+constexpr double kMaxDurationS = 1e8;
 
 std::string Num(double value) { return fmt::format("{}", value); }
 
@@ -106,6 +110,12 @@ void ApplyOverride(YAML::Node root, const std::string& path, const std::string& 
   } catch (const YAML::Exception& e) {
     ThrowConfigError("{} {}={}: the value is not valid YAML: {}", source, path, value, e.msg);
   }
+  if (!parsed.IsDefined() || parsed.IsNull()) {
+    // A null would silently fall back to the key's default: almost surely not what was meant.
+    ThrowConfigError("{} {}={}: expected a value; null (or nothing) would silently mean the "
+                     "default. Leave the key out to get the default",
+                     source, path, value);
+  }
   // Walk "a.b[2].c": keys separated by '.', list indices in brackets. Nodes are handles, so
   // assigning through the last one edits the tree.
   std::vector<std::variant<std::string, size_t>> steps;
@@ -150,6 +160,13 @@ void ApplyOverride(YAML::Node root, const std::string& path, const std::string& 
     }
   }
   YAML::Node parent = chain.back();
+  if (std::holds_alternative<std::string>(steps.back()) && parent.IsDefined() && !parent.IsNull() &&
+      !parent.IsMap()) {
+    const std::string parent_path = path.substr(0, path.size() - std::get<std::string>(steps.back()).size());
+    ThrowConfigError("{} {}: '{}' holds a {}, not a map of settings; set it directly ({}=...)", source,
+                     path, parent_path.substr(0, parent_path.size() - 1),
+                     parent.IsSequence() ? "list" : "single value", parent_path.substr(0, parent_path.size() - 1));
+  }
   if (const auto* index = std::get_if<size_t>(&steps.back())) {
     if (!parent.IsSequence() || *index >= parent.size()) {
       ThrowConfigError("{} {}: no list element [{}] there", source, path, *index);
@@ -189,14 +206,16 @@ Scenario LoadScenario(const std::string& path, const ScenarioOverrides& override
           "--rate and --duration apply to poisson workloads; this workload is '{}'", kind));
     }
     if (overrides.rate_rps) {
-      if (!(*overrides.rate_rps > 0.0)) {
-        ThrowConfigError("--rate: expected a rate > 0 requests/s, got {}", *overrides.rate_rps);
+      if (!(*overrides.rate_rps > 0.0) || !(*overrides.rate_rps <= kMaxRateRps)) {
+        ThrowConfigError("--rate: expected a rate > 0 requests/s, got {} (at most {:g})", *overrides.rate_rps,
+                         kMaxRateRps);
       }
       tree["workload"]["rate_rps"] = Num(*overrides.rate_rps);
     }
     if (overrides.duration_s) {
-      if (!(*overrides.duration_s > 0.0)) {
-        ThrowConfigError("--duration: expected a duration > 0 s, got {}", *overrides.duration_s);
+      if (!(*overrides.duration_s > 0.0) || !(*overrides.duration_s <= kMaxDurationS)) {
+        ThrowConfigError("--duration: expected a duration > 0 s, got {} (at most {:g} s)", *overrides.duration_s,
+                         kMaxDurationS);
       }
       tree["workload"]["duration_s"] = Num(*overrides.duration_s);
       tree["workload"].remove("num_requests");
@@ -305,6 +324,10 @@ std::string ResolvedConfigYaml(const Scenario& scenario) {
 
 Workload MakeScenarioWorkload(const Scenario& scenario) {
   Workload workload = scenario.workload->Generate(WorkloadContext{&scenario.tasks, scenario.seed});
+  if (workload.empty()) {
+    ThrowConfigError("{}: the workload ({}) produced no requests; raise its rate or duration",
+                     scenario.source, scenario.workload->Describe());
+  }
   scenario.deadline.ApplyTo(workload, scenario.tasks);
   return workload;
 }

@@ -21,6 +21,7 @@ PACKAGES=(
   libfmt-dev libyaml-cpp-dev libcli11-dev catch2 libeigen3-dev zlib1g-dev
   libtorch-dev libopenblas0-openmp
   python3 python3-matplotlib python3-torch
+  clang-14 libfuzzer-14-dev
   slurm-wlm munge
   clang-tidy git
 )

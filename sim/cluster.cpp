@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/limits.h"
+
 namespace bestserve {
 
 const char* ToString(LoadBalancer lb) {
@@ -62,7 +64,7 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
   ServingSystem system;
   system.gpu_memory_bytes = profiles.gpu_memory_bytes;
   system.interference_factor = section.GetNonNegativeDouble("interference_factor", 0.0);
-  system.max_prefill_tokens = section.GetPositiveInt("max_prefill_tokens", 4096);
+  system.max_prefill_tokens = GetIntIn(section, "max_prefill_tokens", 1, 1 << 30, 4096);
 
   const std::string lb = section.GetString("load_balancer", "smallest_batch");
   if (lb == "smallest_batch") {
@@ -105,7 +107,9 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
   for (size_t g = 0; g < gpu_groups.size(); ++g) {
     const ConfigNode group = gpu_groups.Element(g);
     group.CheckKeys({"count", "instances"});
-    Group parsed{group.GetPositiveInt("count", 1), {}};
+    // A GPU group of more than kMaxGpusPerGroup is a typo, not a cluster (and would exhaust memory).
+    constexpr int64_t kMaxGpusPerGroup = 4096;
+    Group parsed{GetIntIn(group, "count", 1, kMaxGpusPerGroup, 1), {}};
     const ConfigNode instances = group.Child("instances");
     instances.ExpectSequence("model instances");
     if (instances.size() == 0) instances.Fail("expected at least one model instance per GPU");
@@ -113,7 +117,7 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
     for (size_t i = 0; i < instances.size(); ++i) {
       const ConfigNode inst = instances.Element(i);
       inst.CheckKeys({"model", "memory_fraction", "max_batch_size"});
-      Placement p{inst.GetString("model"), 0.0, inst.GetPositiveInt("max_batch_size", 0), inst};
+      Placement p{inst.GetString("model"), 0.0, GetIntIn(inst, "max_batch_size", 1, 1 << 20, 0), inst};
       const ConfigNode fraction = inst.Child("memory_fraction");
       p.fraction = fraction.AsDouble();
       if (!(p.fraction > 0.0) || p.fraction > 1.0) {

@@ -48,7 +48,8 @@ std::vector<double> ParseLatencies(const ConfigNode& node, size_t expected, cons
   std::vector<double> values;
   for (size_t i = 0; i < node.size(); ++i) {
     const double v = node.Element(i).AsDouble();
-    if (v < 0.0) node.Element(i).Fail(fmt::format("expected a latency >= 0 ms, got {}", v));
+    // A step of 0 ms would serve unbounded work in no time: the simulation would be meaningless.
+    if (!(v > 0.0)) node.Element(i).Fail(fmt::format("expected a latency > 0 ms, got {}", v));
     values.push_back(v);
   }
   return values;

@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/files.h"
 #include "common/json_writer.h"
+#include "common/limits.h"
 #include "sweep/runner.h"
 #include "sweep/stats.h"
 
@@ -46,6 +47,13 @@ std::string Scalar(const YAML::Node& node) {
   return node.IsScalar() ? node.Scalar() : std::string();
 }
 
+std::optional<double> ParseNumber(const std::string& text) {
+  double value = 0.0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 // Reads a cell file; returns the grid hash and cell id it claims, and its data.
 std::pair<std::string, std::string> ReadCell(const std::string& path, CellData* data) {
   YAML::Node root;
@@ -59,18 +67,19 @@ std::pair<std::string, std::string> ReadCell(const std::string& path, CellData* 
   const std::string id = Scalar(root["cell_id"]);
   if (data != nullptr) {
     data->router = Scalar(root["router"]);
+    if (data->router.empty() || data->router == "null") ThrowConfigError("{}: no router", path);
     const YAML::Node metrics = root["metrics"];
-    if (!metrics.IsMap()) ThrowConfigError("{}: no metrics object", path);
-    for (const auto& entry : metrics) data->metrics.emplace_back(entry.first.Scalar(), Scalar(entry.second));
+    if (!metrics.IsMap() || metrics.size() == 0) ThrowConfigError("{}: no metrics object", path);
+    for (const auto& entry : metrics) {
+      const std::string value = Scalar(entry.second);
+      if (value != "null" && !ParseNumber(value)) {
+        ThrowConfigError("{}: metric '{}' is '{}', expected a number or null", path, entry.first.Scalar(),
+                         MessageExcerpt(value));
+      }
+      data->metrics.emplace_back(entry.first.Scalar(), value);
+    }
   }
   return {hash, id};
-}
-
-std::optional<double> ParseNumber(const std::string& text) {
-  double value = 0.0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
 }
 
 void WriteNumberOrNull(JsonWriter& w, double value) {
@@ -97,6 +106,19 @@ std::string CsvField(const std::string& text) {
     out += c;
   }
   return out + "\"";
+}
+
+std::optional<std::string> CellFileProblem(const std::string& path, const std::string& grid_hash,
+                                           const std::string& cell_id) {
+  try {
+    CellData data;
+    const auto [hash, id] = ReadCell(path, &data);
+    if (hash != grid_hash) return fmt::format("{}: grid hash {}, expected {}", path, hash, grid_hash);
+    if (id != cell_id) return fmt::format("{}: cell id {}, expected {}", path, id, cell_id);
+  } catch (const ConfigError& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
 }
 
 Manifest ReadManifest(const std::string& dir) {
@@ -163,6 +185,7 @@ SweepStatus ReadSweepStatus(const std::string& dir) {
 
   // Every file in cells/ named like a result must belong to this grid.
   std::set<std::string> finished;
+  std::map<std::string, std::string> damaged;  // cell id -> why its file cannot be used
   std::vector<std::string> foreign;
   const fs::path cells_dir = fs::path(dir) / "cells";
   std::error_code ec;
@@ -178,11 +201,20 @@ SweepStatus ReadSweepStatus(const std::string& dir) {
       if (!ids.contains(id)) foreign.push_back(name + " (cell id not in this grid)");
       continue;
     }
-    const auto [hash, claimed_id] = ReadCell(file.string(), nullptr);
+    std::pair<std::string, std::string> claimed;
+    try {
+      claimed = ReadCell(file.string(), nullptr);
+    } catch (const ConfigError& e) {
+      if (ids.contains(id)) damaged[id] = e.what();
+      continue;
+    }
+    const auto& [hash, claimed_id] = claimed;
     if (!ids.contains(id) || claimed_id != id) {
       foreign.push_back(name + " (cell id not in this grid)");
     } else if (hash != m.grid_hash) {
       foreign.push_back(fmt::format("{} (grid hash {})", name, hash));
+    } else if (auto problem = CellFileProblem(file.string(), hash, id)) {
+      damaged[id] = *problem;
     } else {
       finished.insert(id);
     }
@@ -200,6 +232,11 @@ SweepStatus ReadSweepStatus(const std::string& dir) {
       continue;
     }
     MissingCell miss{cell.index, cell.id, Label(m, cell), ""};
+    if (const auto it = damaged.find(cell.id); it != damaged.end()) {
+      miss.error = fmt::format("damaged cell file, recomputed by the next `sweep run`: {}", it->second);
+      status.missing.push_back(std::move(miss));
+      continue;
+    }
     const std::string error_path = CellErrorPath(dir, cell.id);
     if (fs::exists(error_path)) {
       try {

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,13 @@ struct Manifest {
   std::vector<std::string> paired_metrics;
 };
 Manifest ReadManifest(const std::string& dir);
+
+// Why the cell file at `path` is not a complete result of cell `cell_id` of the grid with
+// `grid_hash` (unreadable, truncated, another grid or cell, a metric that is neither a number
+// nor null), or nullopt when it is one. `sweep run` recomputes such a cell, merge counts it
+// missing: a damaged file is never reused.
+std::optional<std::string> CellFileProblem(const std::string& path, const std::string& grid_hash,
+                                           const std::string& cell_id);
 
 struct MissingCell {
   int64_t index = 0;

@@ -15,6 +15,7 @@
 
 #include "common/files.h"
 #include "common/json_writer.h"
+#include "sweep/merge.h"
 
 namespace bestserve::sweep {
 namespace fs = std::filesystem;
@@ -308,11 +309,8 @@ bool IsCellFinished(const PreparedSweep& sweep, const Cell& cell, const std::str
   const std::string path = CellPath(dir, cell.id);
   std::error_code ec;
   if (!fs::exists(path, ec)) return false;
-  std::ifstream in(path, std::ios::binary);
-  std::string head(256, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  return head.find(fmt::format("\"grid_hash\": \"{}\"", sweep.grid_hash)) != std::string::npos;
+  // Read whole and checked, not only its head: a truncated or hand-edited file is recomputed.
+  return !CellFileProblem(path, sweep.grid_hash, cell.id).has_value();
 }
 
 RunReport RunSweep(const PreparedSweep& sweep, const RunOptions& options, const ProgressCallback& progress) {

@@ -21,6 +21,12 @@ std::unique_ptr<WorkloadGenerator> PoissonWorkload::FromConfig(const ConfigNode&
   s.num_requests = section.GetPositiveInt("num_requests", 0);
   s.start_s = section.GetNonNegativeDouble("start_s", 0.0);
   s.task_mix = section.MaybeChild("task_mix");
+  // Refuse up front what the request sink would refuse after minutes of drawing.
+  const double expected = s.num_requests > 0 ? static_cast<double>(s.num_requests) : s.rate_rps * s.duration_s;
+  if (expected > static_cast<double>(kMaxWorkloadRequests)) {
+    section.Fail(fmt::format("rate_rps x duration_s = {:g} requests expected; one run holds at most {}",
+                             expected, kMaxWorkloadRequests));
+  }
   return std::make_unique<PoissonWorkload>(std::move(s));
 }
 

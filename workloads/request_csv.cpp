@@ -5,15 +5,21 @@
 #include <charconv>
 #include <cmath>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/limits.h"
 #include "workloads/registry.h"
 #include "workloads/workload_config.h"
 
 namespace bestserve {
 namespace {
+
+// A row is seven short fields; a longer line is not a request CSV (docs/reliability.md).
+constexpr size_t kMaxRequestCsvLineBytes = 4096;
+
 
 constexpr std::string_view kHeader =
     "id,arrival_s,task,prompt_tokens,output_tokens,deadline_s,nominal_rate_rps";
@@ -75,6 +81,7 @@ Workload ParseRequestCsv(const std::string& text, const std::string& source,
   size_t pos = 0;
   bool saw_header = false;
   std::vector<std::string_view> fields;
+  std::unordered_map<int64_t, size_t> first_line_of_id;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
@@ -83,10 +90,14 @@ Workload ParseRequestCsv(const std::string& text, const std::string& source,
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
+    if (line.size() > kMaxRequestCsvLineBytes) {
+      ThrowConfigError("{}:{}: a line of {} bytes; a request CSV row holds at most {} bytes", source,
+                       line_number, line.size(), kMaxRequestCsvLineBytes);
+    }
     if (!saw_header) {
       if (line != kHeader) {
         ThrowConfigError("{}:{}: expected the request CSV header '{}', got '{}'", source,
-                         line_number, kHeader, line);
+                         line_number, kHeader, MessageExcerpt(line));
       }
       saw_header = true;
       continue;
@@ -106,7 +117,12 @@ Workload ParseRequestCsv(const std::string& text, const std::string& source,
     }
     Request r;
     r.id = static_cast<int64_t>(workload.size());
-    ParseInt(fields[0], 0, row);  // ids are renumbered by position; the column must still parse
+    // Ids are renumbered by position, but a repeated id means rows were pasted twice or merged
+    // from two files: refused rather than silently simulated.
+    const int64_t id = ParseInt(fields[0], 0, row);
+    if (const auto [it, fresh] = first_line_of_id.emplace(id, line_number); !fresh) {
+      row.Fail(0, fmt::format("request id {} repeats (first on line {}); ids must be unique", id, it->second));
+    }
     r.arrival_s = ParseDouble(fields[1], 1, row, false);
     if (r.arrival_s < 0.0) row.Fail(1, fmt::format("expected a time >= 0, got {}", r.arrival_s));
     if (!workload.empty() && r.arrival_s < workload.back().arrival_s) {
@@ -120,8 +136,13 @@ Workload ParseRequestCsv(const std::string& text, const std::string& source,
     }
     const int64_t prompt = ParseInt(fields[3], 3, row);
     const int64_t output = ParseInt(fields[4], 4, row);
-    if (prompt < 1 || prompt > (1 << 30)) row.Fail(3, fmt::format("expected >= 1, got {}", prompt));
-    if (output < 1 || output > (1 << 30)) row.Fail(4, fmt::format("expected >= 1, got {}", output));
+    constexpr int64_t kMaxTokens = int64_t{1} << 30;
+    if (prompt < 1 || prompt > kMaxTokens) {
+      row.Fail(3, fmt::format("expected a token count in [1, {}], got {}", kMaxTokens, prompt));
+    }
+    if (output < 1 || output > kMaxTokens) {
+      row.Fail(4, fmt::format("expected a token count in [1, {}], got {}", kMaxTokens, output));
+    }
     r.prompt_tokens = static_cast<int32_t>(prompt);
     r.output_tokens = static_cast<int32_t>(output);
     r.deadline_s = ParseDouble(fields[5], 5, row, true);

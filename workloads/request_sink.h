@@ -21,6 +21,10 @@
 
 namespace bestserve {
 
+// The most requests one workload may hold (about 0.5 GB): more is a typo in a rate or duration,
+// and would exhaust memory rather than simulate.
+inline constexpr int64_t kMaxWorkloadRequests = 10'000'000;
+
 class RequestSink {
  public:
   // `mix` and `ctx.tasks` must outlive the sink. Appends to `*out`, which may hold earlier
@@ -68,6 +72,11 @@ class RequestSink {
   }
   Request& Push(double arrival_s, double nominal_rate_rps, TaskId task) {
     BS_DCHECK(out_->empty() || arrival_s >= out_->back().arrival_s);
+    if (static_cast<int64_t>(out_->size()) >= kMaxWorkloadRequests) {
+      ThrowConfigError("the workload produces more than {} requests, the limit of one run; lower "
+                       "its rate, duration or request count",
+                       kMaxWorkloadRequests);
+    }
     Request& r = out_->emplace_back();
     r.id = static_cast<int64_t>(out_->size()) - 1;
     r.arrival_s = arrival_s;

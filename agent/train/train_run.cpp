@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -70,13 +71,16 @@ std::vector<std::string> ReadCurveRows(const std::string& path, int64_t up_to_it
   std::vector<std::string> rows;
   std::ifstream in(path);
   std::string line;
-  bool header = true;
+  int64_t line_number = 0;
   while (std::getline(in, line)) {
-    if (header) {
-      header = false;
-      continue;
+    if (++line_number == 1) continue;  // the header
+    int64_t iteration = 0;
+    const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), iteration);
+    if (ec != std::errc() || end == line.data() + line.size() || *end != ',') {
+      ThrowConfigError("{}:{}: not a training-curve row (expected the iteration, then ','); the run "
+                       "folder is damaged, train it again without --resume into a new folder",
+                       path, line_number);
     }
-    const int64_t iteration = std::stoll(line.substr(0, line.find(',')));
     if (iteration <= up_to_iteration) rows.push_back(line + "\n");
   }
   return rows;
@@ -232,14 +236,6 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
                     score));
   };
 
-  fs::create_directories(out);
-  WriteFileAtomically((out / "config.yaml").string(), [&] {
-    YAML::Emitter e;
-    e << config.resolved;
-    return std::string(e.c_str()) + "\n";
-  }());
-  WriteFileAtomically((out / "scenario.yaml").string(), ResolvedConfigYaml(scenario));
-
   const std::string checkpoint = (out / kCheckpointFile).string();
   Trainer trainer(config.learner, config.seed, env, LearnerFactoryFor(config.learner), hooks, checkpoint);
   trainer_ptr = &trainer;
@@ -254,6 +250,15 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
       log(fmt::format("fine-tuning from {}", options.init_from));
     }
   }
+  // Only now that the checkpoint or the initial policy fits this run is anything written: a
+  // refused run leaves the folder (and a good run's config in it) as it was.
+  fs::create_directories(out);
+  WriteFileAtomically((out / "config.yaml").string(), [&] {
+    YAML::Emitter e;
+    e << config.resolved;
+    return std::string(e.c_str()) + "\n";
+  }());
+  WriteFileAtomically((out / "scenario.yaml").string(), ResolvedConfigYaml(scenario));
   const double start = options.clock ? options.clock() : 0.0;
   trainer.Run(options.stop_at_iteration);
   TrainResult result;

@@ -2,8 +2,13 @@
 
 #include <sched.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <limits>
+#include <optional>
 #include <thread>
 
 #include "sweep/shard.h"
@@ -19,6 +24,45 @@ int32_t DefaultWorkers() {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+namespace {
+
+// Parses the whole of `text` as T; nullopt when any of it is not a number.
+template <typename T>
+std::optional<T> ParseWhole(const std::string& text) {
+  T value{};
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+CLI::Validator SeedFlag() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+        const auto value = ParseWhole<int64_t>(text);
+        if (!value || *value < 0) {
+          return fmt::format("expected a seed, an integer in [0, {}], got '{}'", kMax, text);
+        }
+        return "";
+      },
+      "SEED");
+}
+
+CLI::Validator WorkerCountFlag() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto value = ParseWhole<int64_t>(text);
+        if (!value || *value < 1 || *value > 4096) {
+          return fmt::format("expected a number of worker threads in [1, 4096], got '{}'", text);
+        }
+        return "";
+      },
+      "N");
 }
 
 std::string ShellQuote(const std::string& text) {

@@ -76,20 +76,22 @@ void RunReproduce(const ReproduceFlags& flags) {
   fmt::print(stderr, "bestserve reproduce: {} ({} mode), {} experiment(s), {} polic{}, {} worker(s) -> {}\n",
              plan.source, flags.quick ? "quick" : "full", plan.experiments.size(), plan.policies.size(),
              plan.policies.size() == 1 ? "y" : "ies", options.workers, flags.out);
+  if (!flags.no_plots) {
+    options.draw_figures = [&flags, &script](const std::string& out) {
+      std::string command = fmt::format("{} {} {}", ShellQuote(flags.python), ShellQuote(script), ShellQuote(out));
+      command += " >/dev/null";
+      const int status = std::system(command.c_str());
+      if (status != 0) {
+        throw Error(fmt::format("plots: `{}` failed (status {}); the data and tables are written, REPORT.md is "
+                                "not (it would link figures that do not exist). The script needs matplotlib "
+                                "(Debian's /usr/bin/python3 has it; choose another with --python), or skip it "
+                                "with --no-plots",
+                                command, status));
+      }
+    };
+  }
   const reproduce::ReproduceResult result = reproduce::Reproduce(plan, options);
   if (tty) fmt::print(stderr, "\r\x1b[K");
-
-  if (!flags.no_plots) {
-    std::string command = fmt::format("{} {} {}", ShellQuote(flags.python), ShellQuote(script), ShellQuote(flags.out));
-    command += " >/dev/null";
-    const int status = std::system(command.c_str());
-    if (status != 0) {
-      throw Error(fmt::format("plots: `{}` failed (status {}); the data, tables and REPORT.md are written. The "
-                              "script needs matplotlib (Debian's /usr/bin/python3 has it; choose another with "
-                              "--python), or skip it with --no-plots",
-                              command, status));
-    }
-  }
   fmt::print("reproduce: {} claims reproduced, {} partly, {} not reproduced, in {:.0f} s\n", result.reproduced,
              result.partly, result.not_reproduced, result.seconds);
   fmt::print("report: {}\n", result.report);
@@ -109,7 +111,7 @@ void AddReproduceCommand(CLI::App& app) {
   cmd->add_option("--cache", flags->cache,
                   "Policy cache folder (default: $BESTSERVE_CACHE_DIR, else results/policy-cache)");
   cmd->add_flag("--retrain", flags->retrain, "Train every policy again, ignoring cached ones");
-  cmd->add_option("-j,--jobs", flags->jobs, "Worker threads (default: the CPUs available)")->check(CLI::PositiveNumber);
+  cmd->add_option("-j,--jobs", flags->jobs, "Worker threads (default: the CPUs available)")->check(WorkerCountFlag());
   cmd->add_flag("--no-plots", flags->no_plots, "Write data, tables and REPORT.md, but draw no figures");
   cmd->add_option("--python", flags->python, "Python with matplotlib for the plots")->capture_default_str();
   cmd->add_option("--plot-script", flags->script, "Plotting script (default: <data folder>/scripts/plot_reproduce.py)");

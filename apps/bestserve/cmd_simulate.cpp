@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "apps/bestserve/app_support.h"
 #include "apps/bestserve/commands.h"
 #include "common/files.h"
 #include "scenario/compare.h"
@@ -23,7 +24,7 @@ struct ScenarioFlags {
     cmd->add_option("--config", config, "Scenario YAML (default: the built-in paper 4-GPU setup)")
         ->check(CLI::ExistingFile);
     cmd->add_option("--out", out, "Folder for results (resolved config, per-request log, summary)");
-    cmd->add_option("--seed", seed, "Master seed (overrides `seed`)");
+    cmd->add_option("--seed", seed, "Master seed (overrides `seed`)")->check(SeedFlag());
     cmd->add_option("--rate", rate_rps, "Poisson arrival rate in requests/s (overrides workload.rate_rps)");
     cmd->add_option("--duration", duration_s, "Poisson workload length in s (overrides workload.duration_s)");
     cmd->add_option("--set", set_values,
@@ -113,6 +114,14 @@ void AddEvaluateCommand(CLI::App& app) {
                   "Learned policies to add: a policy file or a `bestserve train` run folder (uses its best.bsw)")
       ->delimiter(',');
   cmd->callback([flags, routers, policies] {
+    for (const auto* list : {routers.get(), policies.get()}) {
+      for (size_t i = 0; i < list->size(); ++i) {
+        if ((*list)[i].empty()) {
+          throw CLI::ValidationError(list == routers.get() ? "--routers" : "--policy",
+                                     fmt::format("entry {} of the list is empty (two commas in a row?)", i + 1));
+        }
+      }
+    }
     const Scenario scenario = LoadScenario(flags->config, flags->Overrides());
     if (!policies->empty()) {
       if (routers->empty()) *routers = BuiltinRouterSpecs(scenario.system);

@@ -45,7 +45,7 @@ struct RunFlags {
     cmd->add_option("--out", out, "Output folder (cells/, grid.yaml; merge writes merged.csv there)");
     cmd->add_option("-j,--jobs", jobs,
                     "Worker threads (default: SLURM_CPUS_PER_TASK inside Slurm, else the CPUs this process may use)")
-        ->check(CLI::PositiveNumber);
+        ->check(WorkerCountFlag());
     cmd->add_option("--shard", shard,
                     "Run only shard K of N (0 <= K < N; cells with index mod N == K). Default inside a Slurm array "
                     "job: from SLURM_ARRAY_TASK_ID/MIN/STEP/COUNT");

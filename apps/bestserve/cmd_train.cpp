@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
+#include "apps/bestserve/app_support.h"
 #include "apps/bestserve/commands.h"
 #include "agent/train/train_run.h"
 
@@ -25,12 +27,28 @@ void AddTrainCommand(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", flags->out, "Run folder (config, curve, checkpoints, policies)")->required();
-  cmd->add_option("--seed", flags->seed, "Master seed (overrides `seed`)");
+  cmd->add_option("--seed", flags->seed, "Master seed (overrides `seed`)")->check(SeedFlag());
   cmd->add_option("--iterations", flags->iterations, "Training iterations (overrides learner.iterations)");
-  cmd->add_option("--init-from", flags->init_from, "Fine-tune from this policy file (e.g. runs/hard/best.bsw)")
-      ->check(CLI::ExistingFile);
-  cmd->add_flag("--resume", flags->resume, "Continue from the run folder's checkpoint");
+  auto* init_from =
+      cmd->add_option("--init-from", flags->init_from, "Fine-tune from this policy file (e.g. runs/hard/best.bsw)")
+          ->check(CLI::ExistingFile);
+  // A resumed run continues from its checkpoint, which already holds the fine-tuned start.
+  cmd->add_flag("--resume", flags->resume, "Continue from the run folder's checkpoint")->excludes(init_from);
   cmd->callback([flags] {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(flags->out, ec) && !fs::is_directory(flags->out, ec)) {
+      ThrowConfigError("--out {}: exists and is not a folder; expected a run folder", flags->out);
+    }
+    if (!flags->resume) {
+      for (const char* file : {"run.json", "checkpoint.bsc", "config.yaml"}) {
+        if (fs::exists(fs::path(flags->out) / file, ec)) {
+          ThrowConfigError("--out {}: already holds a training run ({}); pass --resume to continue it, "
+                           "or choose a new folder",
+                           flags->out, file);
+        }
+      }
+    }
     TrainOverrides overrides;
     overrides.seed = flags->seed;
     overrides.iterations = flags->iterations;

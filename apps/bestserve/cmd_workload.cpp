@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "apps/bestserve/app_support.h"
 #include "apps/bestserve/commands.h"
 #include "common/error.h"
 #include "common/files.h"
@@ -147,7 +148,7 @@ void AddWorkloadCommand(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   gen->add_option("--out", generate->out, "Request CSV to write")->required();
-  gen->add_option("--seed", generate->seed, "Master seed (overrides `seed`)");
+  gen->add_option("--seed", generate->seed, "Master seed (overrides `seed`)")->check(SeedFlag());
   gen->callback([generate] { RunGenerate(*generate); });
 
   auto stats = std::make_shared<StatsFlags>();

@@ -1,10 +1,14 @@
 // bestserve: learned best-effort LLM serving. Parses the command line and dispatches to the
 // subcommand; every subcommand is a thin layer over a library call (see commands.h).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "apps/bestserve/commands.h"
 #include "common/error.h"
@@ -21,6 +25,16 @@ int main(int argc, char** argv) {
   bestserve::app::AddWorkloadCommand(app);
   bestserve::app::AddSweepCommand(app);
   bestserve::app::AddProfileCommand(app);
+  // CLI11 answers an unknown first word with "A subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      fmt::print(stderr, "error: unknown subcommand '{}'; valid subcommands: {} (bestserve --help)\n", argv[1],
+                 fmt::join(names, ", "));
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,7 @@
 #include "router/policy/weights_format.h"
 
+#include <cmath>
+
 namespace bestserve {
 namespace {
 
@@ -107,6 +109,14 @@ PolicyWeights DecodePolicyWeights(std::string_view bytes, const std::string& wha
   }
   if (in.remaining() != 0) {
     in.Fail(std::to_string(in.remaining()) + " unexpected bytes after the parameters");
+  }
+  // A checksum proves the bytes are as written, not that training wrote numbers: a diverged
+  // run's NaN would route every request to action 0 without a word.
+  for (size_t i = 0; i < weights.parameters.size(); ++i) {
+    if (!std::isfinite(weights.parameters[i])) {
+      in.Fail("parameter " + std::to_string(i) + " of " + std::to_string(weights.parameters.size()) +
+              " is not a finite number (" + std::to_string(weights.parameters[i]) + ")");
+    }
   }
   return weights;
 }

@@ -1,14 +1,23 @@
 // Running the bestserve executable from tests, and scratch folders for its files.
 #pragma once
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
 
 namespace bestserve::testing {
 
@@ -34,6 +43,40 @@ inline CommandResult RunCommand(const std::string& shell_command) {
 #ifdef BESTSERVE_BINARY
 inline CommandResult RunBestserve(const std::string& args) {
   return RunCommand(std::string(BESTSERVE_BINARY) + " " + args);
+}
+
+// Starts the bestserve binary with `args` (no shell), output to /dev/null; returns its pid.
+inline pid_t SpawnBestserve(const std::vector<std::string>& args) {
+  std::vector<std::string> argv_strings = {BESTSERVE_BINARY};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, BESTSERVE_BINARY, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+// Starts bestserve with `args`, waits until `ready()` holds (polling every 2 ms) or the process
+// ends, and kills it with SIGKILL: a crash at a chosen point. Returns true when the kill landed
+// (the process was still running), false when it had already finished.
+inline bool RunBestserveAndKillWhen(const std::vector<std::string>& args, const std::function<bool()>& ready) {
+  const pid_t pid = SpawnBestserve(args);
+  if (pid <= 0) return false;
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (!ready() && std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status);
 }
 #endif
 

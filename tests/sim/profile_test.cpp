@@ -88,7 +88,7 @@ TEST_CASE("malformed profiles are refused with the location and the expectation"
   CHECK_THAT(MessageOf(Replace(kProfile, "max_batch_size: 8", "max_batch_size: 16")),
              Catch::Contains("the table must reach max_batch_size 16; it stops at 8"));
   CHECK_THAT(MessageOf(Replace(kProfile, "values: [5, 9, 50]", "values: [5, -9, 50]")),
-             Catch::Contains("p.yaml:14:") && Catch::Contains("expected a latency >= 0 ms, got -9"));
+             Catch::Contains("p.yaml:14:") && Catch::Contains("expected a latency > 0 ms, got -9"));
 }
 
 TEST_CASE("the shipped paper profile set loads and declares itself derived", "[sim][profile]") {
