@@ -232,6 +232,8 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
                     score));
   };
 
+  // Before anything is written: a backend that cannot load is a config error with no output.
+  LearnerFactory learner_factory = LearnerFactoryFor(config.learner);
   fs::create_directories(out);
   WriteFileAtomically((out / "config.yaml").string(), [&] {
     YAML::Emitter e;
@@ -241,7 +243,7 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
   WriteFileAtomically((out / "scenario.yaml").string(), ResolvedConfigYaml(scenario));
 
   const std::string checkpoint = (out / kCheckpointFile).string();
-  Trainer trainer(config.learner, config.seed, env, LearnerFactoryFor(config.learner), hooks, checkpoint);
+  Trainer trainer(config.learner, config.seed, env, std::move(learner_factory), hooks, checkpoint);
   trainer_ptr = &trainer;
   if (options.resume && fs::exists(checkpoint)) {
     trainer.Resume(checkpoint);
