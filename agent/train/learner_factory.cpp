@@ -1,10 +1,7 @@
 #include "agent/train/learner_factory.h"
 
 #include "agent/learn/fast_learner.h"
-#include "common/error.h"
-#if BESTSERVE_AGENT_HAS_TORCH
-#include "agent/learn/torch_learner.h"
-#endif
+#include "agent/train/torch_plugin.h"
 
 namespace bestserve {
 
@@ -13,18 +10,13 @@ bool TorchBackendBuilt() { return BESTSERVE_AGENT_HAS_TORCH != 0; }
 LearnerFactory LearnerFactoryFor(const LearnerSettings& settings) {
   settings.Validate();
   if (settings.backend == "fast") return MakeFastLearner;
-#if BESTSERVE_AGENT_HAS_TORCH
+  // Loaded here, before a trainer writes anything, so a missing plugin is a config error.
+  const TorchPlugin& plugin = LoadTorchPlugin("learner backend 'torch' (use backend: fast without it)");
   const std::string device = settings.device;
-  return [device](const MlpShape& shape, const LearnerHyperparameters& hyperparameters,
-                  const LearnerState& state) {
-    return MakeTorchLearner(shape, hyperparameters, state, device);
+  return [&plugin, device](const MlpShape& shape, const LearnerHyperparameters& hyperparameters,
+                           const LearnerState& state) {
+    return plugin.make_learner(shape, hyperparameters, state, device);
   };
-#else
-  ThrowConfigError(
-      "learner backend '{}' is not available: bestserve was built with "
-      "BESTSERVE_WITH_TORCH=OFF; use backend: fast",
-      settings.backend);
-#endif
 }
 
 }  // namespace bestserve

@@ -236,8 +236,10 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
                     score));
   };
 
+  // Before anything is written: a backend that cannot load (the torch plugin) is a config error.
+  LearnerFactory learner_factory = LearnerFactoryFor(config.learner);
   const std::string checkpoint = (out / kCheckpointFile).string();
-  Trainer trainer(config.learner, config.seed, env, LearnerFactoryFor(config.learner), hooks, checkpoint);
+  Trainer trainer(config.learner, config.seed, env, std::move(learner_factory), hooks, checkpoint);
   trainer_ptr = &trainer;
   if (options.resume && fs::exists(checkpoint)) {
     trainer.Resume(checkpoint);

@@ -14,11 +14,15 @@
 namespace bestserve {
 namespace fs = std::filesystem;
 
-ExportResult ExportPolicy(const std::string& policy, const std::string& out, const std::string& torchscript) {
+ExportResult ExportPolicy(const std::string& policy, const std::string& out, const std::string& torchscript,
+                          const TorchScriptWriter& write_torchscript) {
   std::string source = policy;
   if (fs::is_directory(policy)) {
     source = fs::exists(fs::path(policy) / "best.bsw") ? (fs::path(policy) / "best.bsw").string()
                                                         : (fs::path(policy) / "final.bsw").string();
+  }
+  if (!torchscript.empty() && !write_torchscript) {
+    throw Error("ExportPolicy: a TorchScript path was given without a TorchScript writer");
   }
   if (!fs::exists(source)) ThrowConfigError("--policy {}: no policy file there (expected {})", policy, source);
   PolicyWeights weights = LoadPolicyWeights(source);
@@ -57,10 +61,7 @@ ExportResult ExportPolicy(const std::string& policy, const std::string& out, con
   ExportResult result;
   result.policy_file = out;
   if (!torchscript.empty()) {
-    if (!TorchScriptAvailable()) {
-      throw Error("--torchscript needs a build with libtorch (BESTSERVE_WITH_TORCH=ON)");
-    }
-    WriteTorchScript(out, torchscript);
+    write_torchscript(out, torchscript);
     result.torchscript_file = torchscript;
   }
   result.summary = fmt::format(

@@ -1,4 +1,4 @@
-// TorchScript export: only compiled in libtorch builds.
+// TorchScript export: compiled only into the libtorch plugin (router/export/torchscript.h).
 #include <torch/script.h>
 
 #include <fmt/format.h>
@@ -7,12 +7,10 @@
 
 #include "router/policy/policy_io.h"
 #include "common/error.h"
-#include "router/export/export.h"
+#include "router/export/torchscript.h"
 #include "router/policy/policy_metadata.h"
 
 namespace bestserve {
-
-bool TorchScriptAvailable() { return true; }
 
 void WriteTorchScript(const std::string& weights_file, const std::string& out) {
   const PolicyWeights weights = LoadPolicyWeights(weights_file);

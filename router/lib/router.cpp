@@ -8,6 +8,7 @@
 #include <sstream>
 #include <variant>
 
+#include "router/lib/packed_mlp.h"
 #include "router/policy/mlp.h"
 #include "router/policy/weights_format.h"
 #include "router/core/observation.h"
@@ -23,56 +24,9 @@ constexpr size_t kStackFloats = 4096;
 
 }  // namespace
 
-// One layer of the network, laid out for speed. The arithmetic is the reference one of
-// router/policy/mlp.h (LaneDot: eight lanes, lane j sums the products of inputs k = j, j+8, ... in
-// increasing k, then a fixed tree), so results are bit-identical to MlpForwardOne. Wide layers
-// keep their weights transposed (input-major) and run the lanes of all outputs at once, which
-// vectorizes across outputs; narrow layers call LaneDot per output, which vectorizes across
-// lanes.
-struct FastLayer {
-  int inputs = 0;
-  int outputs = 0;
-  bool relu = false;
-  bool transposed = false;
-  std::vector<float> weights;  // transposed: [input][output]; else [output][input]
-  std::vector<float> bias;
-
-  // lanes: kDotLanes * outputs floats of scratch.
-  void Forward(const float* x, float* z, float* lanes) const {
-    if (!transposed) {
-      for (int o = 0; o < outputs; ++o) {
-        const float v = LaneDot(weights.data() + static_cast<size_t>(o) * inputs, x, inputs) + bias[static_cast<size_t>(o)];
-        z[o] = relu ? std::max(v, 0.0f) : v;
-      }
-      return;
-    }
-    for (int j = 0; j < kDotLanes * outputs; ++j) lanes[j] = 0.0f;
-    for (int k = 0; k < inputs; ++k) {
-      float* lane = lanes + static_cast<size_t>(k % kDotLanes) * outputs;
-      const float* w = weights.data() + static_cast<size_t>(k) * outputs;
-      const float xk = x[k];
-      for (int o = 0; o < outputs; ++o) lane[o] += w[o] * xk;
-    }
-    const float* l0 = lanes;
-    const float* l1 = lanes + outputs;
-    const float* l2 = lanes + 2 * outputs;
-    const float* l3 = lanes + 3 * outputs;
-    const float* l4 = lanes + 4 * outputs;
-    const float* l5 = lanes + 5 * outputs;
-    const float* l6 = lanes + 6 * outputs;
-    const float* l7 = lanes + 7 * outputs;
-    for (int o = 0; o < outputs; ++o) {
-      const float v = (((l0[o] + l1[o]) + (l2[o] + l3[o])) + ((l4[o] + l5[o]) + (l6[o] + l7[o]))) + bias[static_cast<size_t>(o)];
-      z[o] = relu ? std::max(v, 0.0f) : v;
-    }
-  }
-};
-
 struct Router::Impl {
   MlpShape shape;
-  std::vector<float> parameters;
-  std::vector<FastLayer> layers;
-  size_t max_width = 0;
+  PackedMlp network;
   PolicyMetadata metadata;
   std::string encoding_name;
   std::string estimator_name;
@@ -97,17 +51,49 @@ struct Router::Impl {
     float* q_values = q_out != nullptr ? q_out : observation + shape.input_size + scratch_floats;
     const GatewayState state{task, in_flight, queued, rate};
     EncodeObservation(metadata.observation, state, observation);
-    // Ping-pong between two activation buffers; the lanes follow them.
-    float* a = observation + shape.input_size;
-    float* b = a + max_width;
-    float* lanes = b + max_width;
-    const float* x = observation;
-    for (size_t l = 0; l < layers.size(); ++l) {
-      float* z = l + 1 == layers.size() ? q_values : (l % 2 == 0 ? a : b);
-      layers[l].Forward(x, z, lanes);
-      x = z;
-    }
+    network.Forward(observation, q_values, observation + shape.input_size);
     return GreedyAction(q_values, models);
+  }
+
+  // PackedMlp::kColumns decisions through the batch kernel; entries past `count` are unused.
+  void DecideColumns(int count, const int32_t* tasks, const int32_t* in_flight, const int32_t* queued,
+                     const double* rates, int32_t* decisions) const {
+    constexpr int kC = PackedMlp::kColumns;
+    const int models = metadata.observation.num_models;
+    const size_t inputs = static_cast<size_t>(shape.input_size);
+    const size_t needed =
+        inputs * (kC + 1) + network.column_scratch_floats() + static_cast<size_t>(models) * (kC + 1);
+    std::array<float, kStackFloats> stack_buffer;  // uninitialized on purpose: fully written below
+    float* buffer = stack_buffer.data();
+    thread_local std::vector<float> heap_buffer;
+    if (needed > kStackFloats) {
+      if (heap_buffer.size() < needed) heap_buffer.resize(needed);
+      buffer = heap_buffer.data();
+    }
+    float* row = buffer;
+    float* columns = row + inputs;
+    float* q_values = columns + inputs * kC;
+    float* scratch = q_values + static_cast<size_t>(models) * kC;
+    float* q = scratch + network.column_scratch_floats();
+    bool valid[kC] = {};
+    for (int c = 0; c < kC; ++c) {
+      valid[c] = c < count && tasks[c] >= 0 && tasks[c] < metadata.observation.num_tasks &&
+                 (queued != nullptr || metadata.observation.encoding != ObservationEncoding::kExtendedV1);
+      if (valid[c]) {
+        const int32_t* queues = queued != nullptr ? queued + static_cast<ptrdiff_t>(c) * models : nullptr;
+        EncodeObservation(metadata.observation,
+                          GatewayState{tasks[c], in_flight + static_cast<ptrdiff_t>(c) * models, queues, rates[c]},
+                          row);
+      } else {
+        std::fill(row, row + inputs, 0.0f);
+      }
+      for (size_t k = 0; k < inputs; ++k) columns[k * kC + static_cast<size_t>(c)] = row[k];
+    }
+    network.ForwardColumns(columns, q_values, scratch);
+    for (int c = 0; c < count && c < kC; ++c) {
+      for (int a = 0; a < models; ++a) q[a] = q_values[static_cast<size_t>(a) * kC + static_cast<size_t>(c)];
+      decisions[c] = valid[c] ? GreedyAction(q, models) : -1;
+    }
   }
 };
 
@@ -134,32 +120,8 @@ std::unique_ptr<Router> Router::FromBytes(std::string_view bytes, const std::str
                       " actions but the file names " + std::to_string(spec.num_models) + " models");
   }
   impl->shape = weights.shape;
-  impl->parameters = std::move(weights.parameters);
-  for (int l = 0; l < impl->shape.num_layers(); ++l) {
-    FastLayer layer;
-    layer.inputs = impl->shape.LayerInputs(l);
-    layer.outputs = impl->shape.LayerOutputs(l);
-    layer.relu = l + 1 < impl->shape.num_layers();
-    layer.transposed = layer.outputs >= 16;
-    const float* w = impl->parameters.data() + impl->shape.WeightOffset(l);
-    layer.weights.resize(static_cast<size_t>(layer.inputs) * static_cast<size_t>(layer.outputs));
-    for (int o = 0; o < layer.outputs; ++o) {
-      for (int k = 0; k < layer.inputs; ++k) {
-        const float v = w[static_cast<size_t>(o) * layer.inputs + k];
-        if (layer.transposed) {
-          layer.weights[static_cast<size_t>(k) * layer.outputs + o] = v;
-        } else {
-          layer.weights[static_cast<size_t>(o) * layer.inputs + k] = v;
-        }
-      }
-    }
-    const float* bias = impl->parameters.data() + impl->shape.BiasOffset(l);
-    layer.bias.assign(bias, bias + layer.outputs);
-    impl->max_width = std::max(impl->max_width, static_cast<size_t>(layer.outputs));
-    impl->layers.push_back(std::move(layer));
-  }
-  // Two activation buffers plus the lanes of the widest layer.
-  impl->scratch_floats = 2 * impl->max_width + static_cast<size_t>(kDotLanes) * impl->max_width;
+  impl->network = PackedMlp(weights.shape, weights.parameters.data());
+  impl->scratch_floats = impl->network.scratch_floats();
   impl->encoding_name = ToString(spec.encoding);
   const RateEstimatorSettings& estimator = impl->metadata.rate_estimator;
   if (estimator.kind == "last_k") {
@@ -230,10 +192,14 @@ int Router::Route(int task, double now_s, const int32_t* in_flight, const int32_
 
 void Router::DecideBatch(int count, const int32_t* tasks, const int32_t* in_flight, const int32_t* queued,
                          const double* rates, int32_t* models) const {
-  const int m = num_models();
-  for (int i = 0; i < count; ++i) {
-    models[i] = impl_->Decide(tasks[i], in_flight + static_cast<ptrdiff_t>(i) * m,
-                              queued != nullptr ? queued + static_cast<ptrdiff_t>(i) * m : nullptr, rates[i], nullptr);
+  if (in_flight == nullptr) {
+    std::fill(models, models + std::max(count, 0), -1);
+    return;
+  }
+  const ptrdiff_t m = num_models();
+  for (int i = 0; i < count; i += PackedMlp::kColumns) {
+    impl_->DecideColumns(count - i, tasks + i, in_flight + i * m, queued != nullptr ? queued + i * m : nullptr,
+                         rates + i, models + i);
   }
 }
 

@@ -77,6 +77,57 @@ TEST_CASE("router decisions equal the trainer's greedy decisions on 100,000 rand
   }
 }
 
+TEST_CASE("the packed kernels give the trainer's Q-value bits for other shapes, single and batched",
+          "[router][batch]") {
+  // Wide, narrow and odd widths (tails of the 16-output blocks and of the 8 lanes).
+  for (const std::vector<int>& hidden : {std::vector<int>{256, 256}, std::vector<int>{37}, std::vector<int>{20, 9}}) {
+    for (auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1}) {
+      const PolicyWeights w = testing::RandomRoutingPolicy(3, hidden, encoding);
+      const auto router = Router::FromBytes(EncodePolicyWeights(w), "random policy");
+      const MlpPolicy trainer(w.shape, w.parameters);
+      PolicyMetadata metadata;
+      REQUIRE(DecodePolicyMetadata(w.metadata, &metadata).empty());
+      INFO("network " << w.shape.ToString() << ", encoding " << ToString(encoding));
+      Rng rng(4);
+      // 1,003 decisions: 62 full batch blocks and a tail; every 50th task is invalid.
+      const int count = 1003;
+      std::vector<int32_t> tasks, in_flight, queued;
+      std::vector<double> rates;
+      std::vector<int> expected;
+      std::vector<float> observation(static_cast<size_t>(metadata.observation.size()));
+      std::vector<float> q_trainer(3), q_router(3), scratch(trainer.scratch_size());
+      int q_differences = 0;
+      for (int i = 0; i < count; ++i) {
+        const RandomState s = Draw(rng);
+        const bool invalid = i % 50 == 7;
+        tasks.push_back(invalid ? 4 : s.task);
+        in_flight.insert(in_flight.end(), s.in_flight.begin(), s.in_flight.end());
+        queued.insert(queued.end(), s.queued.begin(), s.queued.end());
+        rates.push_back(s.rate);
+        if (invalid) {
+          expected.push_back(-1);
+          continue;
+        }
+        EncodeObservation(metadata.observation, GatewayState{s.task, s.in_flight.data(), s.queued.data(), s.rate},
+                          observation.data());
+        expected.push_back(trainer.Act(observation));
+        trainer.QValues(observation.data(), q_trainer.data(), scratch.data());
+        router->QValues(s.task, s.in_flight.data(), s.queued.data(), s.rate, q_router.data());
+        q_differences += std::memcmp(q_trainer.data(), q_router.data(), 3 * sizeof(float)) != 0 ? 1 : 0;
+      }
+      CHECK(q_differences == 0);
+      for (const int size : {1, 15, 16, 17, count}) {
+        INFO("batch of " << size);
+        std::vector<int32_t> got(static_cast<size_t>(size), -2);
+        router->DecideBatch(size, tasks.data(), in_flight.data(), queued.data(), rates.data(), got.data());
+        CHECK(std::vector<int>(got.begin(), got.end()) ==
+              std::vector<int>(expected.begin(), expected.begin() + size));
+      }
+      CHECK(std::count(expected.begin(), expected.end(), -1) == 20);
+    }
+  }
+}
+
 TEST_CASE("router decisions equal the simulator's policy router on every decision of a recorded run",
           "[router]") {
   const std::string file = TempPath("recorded.bsw");

@@ -1,0 +1,68 @@
+// The deployed router's forward pass: the network of router/policy/mlp.h with its weights packed
+// once at load for wide vector registers, and kernels compiled for AVX-512, AVX2 and the baseline
+// x86-64 ISA, picked at run time (target_clones, as agent/learn/fast_learner.cpp does).
+//
+// Same bits as MlpForwardOne: every output keeps the reference's eight lanes (lane j sums the
+// products of inputs j, j+8, ... in increasing order, first product assigned, lanes without a
+// product +0), the same reduction tree, then the bias, then ReLU as z < 0 ? 0 : z. The vectors
+// run across outputs (wide layers: 16 outputs per register, weights packed input-major), across
+// the lanes (narrow layers such as the 3 Q-values: one 8-lane register per output, four outputs
+// interleaved) or across observations (the batch kernel: 16 observations per register). No
+// multiply-add is ever fused (-ffp-contract=off), so every ISA gives the same floats.
+//
+// Allocation-free and read-only after construction: any number of threads may call Forward and
+// ForwardColumns at once, each with its own scratch.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "router/policy/mlp.h"
+
+namespace bestserve {
+
+class PackedMlp {
+ public:
+  // Observations per batch kernel call: one 64-byte register of floats.
+  static constexpr int kColumns = 16;
+
+  PackedMlp() = default;
+  // Precondition: shape.Problem() is empty; parameters holds shape.NumParameters() floats in the
+  // canonical layout.
+  PackedMlp(const MlpShape& shape, const float* parameters);
+
+  const MlpShape& shape() const { return shape_; }
+
+  // Q-values of one observation (shape().input_size floats) into q_values (num_actions floats).
+  // scratch: scratch_floats() floats.
+  void Forward(const float* observation, float* q_values, float* scratch) const;
+  size_t scratch_floats() const { return 2 * static_cast<size_t>(max_padded_width_); }
+
+  // Q-values of kColumns observations at once, column-major: observations[k * kColumns + c] is
+  // input k of observation c; q_values[a * kColumns + c] receives Q-value a of observation c.
+  // scratch: column_scratch_floats() floats.
+  void ForwardColumns(const float* observations, float* q_values, float* scratch) const;
+  size_t column_scratch_floats() const {
+    return 2 * static_cast<size_t>(shape_.MaxWidth()) * static_cast<size_t>(kColumns);
+  }
+
+ private:
+  struct Layer {
+    int inputs = 0;
+    int outputs = 0;
+    int padded_outputs = 0;  // wide: a multiple of 16; narrow: a multiple of 4
+    bool wide = false;
+    bool relu = false;
+    size_t weights = 0;  // offset into packed_: wide [input][padded_outputs], narrow [output][input]
+    size_t bias = 0;     // offset into packed_: padded_outputs floats (zero padded)
+    size_t rows = 0;     // offset into packed_: the canonical [output][input] rows and bias, for
+                         // the batch kernel
+  };
+
+  MlpShape shape_;
+  std::vector<Layer> layers_;
+  std::vector<float> packed_;
+  int max_padded_width_ = 0;
+};
+
+}  // namespace bestserve
