@@ -12,9 +12,10 @@ namespace bestserve {
 // Quantile q in [0, 1] of `sorted` (ascending); `if_empty` for an empty list.
 inline double Quantile(std::span<const double> sorted, double q, double if_empty) {
   if (sorted.empty()) return if_empty;
-  const double h = (static_cast<double>(sorted.size()) - 1.0) * q;
+  const size_t last = sorted.size() - 1;
+  const double h = static_cast<double>(last) * q;
   const auto lo = static_cast<size_t>(std::floor(h));
-  if (lo + 1 >= sorted.size()) return sorted.back();
+  if (lo >= last) return sorted[last];
   return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[lo + 1] - sorted[lo]);
 }
 
