@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "common/limits.h"
 
@@ -64,7 +65,7 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
   ServingSystem system;
   system.gpu_memory_bytes = profiles.gpu_memory_bytes;
   system.interference_factor = section.GetNonNegativeDouble("interference_factor", 0.0);
-  system.max_prefill_tokens = GetIntIn(section, "max_prefill_tokens", 1, 1 << 30, 4096);
+  system.max_prefill_tokens = GetIntIn(section, "max_prefill_tokens", 1, std::numeric_limits<int32_t>::max(), 4096);
 
   const std::string lb = section.GetString("load_balancer", "smallest_batch");
   if (lb == "smallest_batch") {

@@ -46,6 +46,34 @@ struct ScenarioFlags {
   }
 };
 
+// The --routers list: comma-separated, where a piece that is a plain number continues the
+// previous router's argument, so "greedy,threshold:2,24" is two routers. An empty piece is an
+// error (CLI11's delimiter would drop it silently).
+std::vector<std::string> SplitRouterList(const std::vector<std::string>& given) {
+  std::vector<std::string> routers;
+  for (const std::string& text : given) {
+    size_t start = 0;
+    while (true) {
+      const size_t comma = text.find(',', start);
+      const std::string piece = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (piece.empty()) {
+        throw CLI::ValidationError(
+            "--routers", fmt::format("'{}': entry {} of the list is empty (two commas in a row?)", text,
+                                     routers.size() + 1));
+      }
+      const bool number = piece.find_first_not_of("0123456789.eE+-") == std::string::npos;
+      if (number && !routers.empty() && routers.back().find(':') != std::string::npos) {
+        routers.back() += "," + piece;
+      } else {
+        routers.push_back(piece);
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return routers;
+}
+
 void PrintHeader(const Scenario& s) {
   fmt::print("bestserve: scenario '{}' from {}\n", s.name, s.source);
   fmt::print("  profile set '{}' ({}; {}), {} GPU(s), models: {}\n", s.profiles.name, s.profiles.gpu_name,
@@ -107,19 +135,17 @@ void AddEvaluateCommand(CLI::App& app) {
   flags->Add(cmd);
   cmd->add_option("--routers", *routers,
                   "Routers to compare (default: every built-in router; dedicated:<model> for a model alone "
-                  "on its own GPUs), of:\n" + RouterHelp())
-      ->delimiter(',');
+                  "on its own GPUs), comma-separated (threshold's rates stay with it: "
+                  "greedy,threshold:2,24), of:\n" + RouterHelp());
   auto policies = std::make_shared<std::vector<std::string>>();
   cmd->add_option("--policy", *policies,
                   "Learned policies to add: a policy file or a `bestserve train` run folder (uses its best.bsw)")
       ->delimiter(',');
   cmd->callback([flags, routers, policies] {
-    for (const auto* list : {routers.get(), policies.get()}) {
-      for (size_t i = 0; i < list->size(); ++i) {
-        if ((*list)[i].empty()) {
-          throw CLI::ValidationError(list == routers.get() ? "--routers" : "--policy",
-                                     fmt::format("entry {} of the list is empty (two commas in a row?)", i + 1));
-        }
+    *routers = SplitRouterList(*routers);
+    for (size_t i = 0; i < policies->size(); ++i) {
+      if ((*policies)[i].empty()) {
+        throw CLI::ValidationError("--policy", fmt::format("entry {} of the list is empty (two commas in a row?)", i + 1));
       }
     }
     const Scenario scenario = LoadScenario(flags->config, flags->Overrides());

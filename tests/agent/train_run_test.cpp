@@ -103,7 +103,7 @@ TEST_CASE("bad training configs are refused with the key and the expectation", "
   CHECK_THAT(error_of("speed: 3\n"), Catch::Contains("unknown key 'speed'"));
   CHECK_THAT(error_of("observation: {encoding: paper-v9}\n"),
              Catch::Contains("expected paper-v1 or extended-v1, got 'paper-v9'"));
-  CHECK_THAT(error_of("set:\n  cluster.gpu_groups[0].count: -1\n"), Catch::Contains("expected an integer > 0, got -1"));
+  CHECK_THAT(error_of("set:\n  cluster.gpu_groups[0].count: -1\n"), Catch::Contains("expected an integer in [1, 4096], got -1"));
   const std::string bad_lr = [&] {
     const fs::path p = dir / "lr.yaml";
     std::ofstream(p) << "learner: {learning_rate: -0.1}\n";
