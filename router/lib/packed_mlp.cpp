@@ -38,13 +38,14 @@ BESTSERVE_ROUTER_INLINE V16 Tree(const V16* lane) {
 }
 BESTSERVE_ROUTER_INLINE V16 Relu(V16 v) { return v < V16{} ? V16{} : v; }
 
-// Sixteen outputs per register. w: [input][padded] (padded a multiple of 16), x: inputs floats.
+// Sixteen outputs per register. w: blocks of 16 outputs, each [input][16] (contiguous, so a block
+// streams through the cache in order), padded a multiple of 16, x: inputs floats.
 BESTSERVE_ROUTER_MULTIVERSIONED
 void WideLayer(const float* w, const float* bias, int inputs, int padded, bool relu, const float* x,
                float* z) {
-  const size_t stride = static_cast<size_t>(padded);
+  constexpr size_t stride = 16;
   for (int o = 0; o < padded; o += 16) {
-    const float* column = w + o;
+    const float* column = w + static_cast<size_t>(o) * static_cast<size_t>(inputs);
     V16 lane[kDotLanes];
     for (int j = 0; j < kDotLanes; ++j) {
       lane[j] = j < inputs ? Load16(column + j * stride) * Broadcast16(x[j]) : V16{};
@@ -150,7 +151,8 @@ PackedMlp::PackedMlp(const MlpShape& shape, const float* parameters) : shape_(sh
     packed_.resize(packed_.size() + in * padded, 0.0f);
     for (size_t o = 0; o < static_cast<size_t>(layer.outputs); ++o) {
       for (size_t k = 0; k < in; ++k) {
-        packed_[layer.weights + (layer.wide ? k * padded + o : o * in + k)] = w[o * in + k];
+        const size_t at = layer.wide ? (o / 16) * in * 16 + k * 16 + o % 16 : o * in + k;
+        packed_[layer.weights + at] = w[o * in + k];
       }
     }
     layer.bias = packed_.size();

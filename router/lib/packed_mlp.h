@@ -5,7 +5,7 @@
 // Same bits as MlpForwardOne: every output keeps the reference's eight lanes (lane j sums the
 // products of inputs j, j+8, ... in increasing order, first product assigned, lanes without a
 // product +0), the same reduction tree, then the bias, then ReLU as z < 0 ? 0 : z. The vectors
-// run across outputs (wide layers: 16 outputs per register, weights packed input-major), across
+// run across outputs (wide layers: 16 outputs per register, weights packed input-major per block of 16), across
 // the lanes (narrow layers such as the 3 Q-values: one 8-lane register per output, four outputs
 // interleaved) or across observations (the batch kernel: 16 observations per register). No
 // multiply-add is ever fused (-ffp-contract=off), so every ISA gives the same floats.
@@ -53,7 +53,7 @@ class PackedMlp {
     int padded_outputs = 0;  // wide: a multiple of 16; narrow: a multiple of 4
     bool wide = false;
     bool relu = false;
-    size_t weights = 0;  // offset into packed_: wide [input][padded_outputs], narrow [output][input]
+    size_t weights = 0;  // offset into packed_: wide [output/16][input][16], narrow [output][input]
     size_t bias = 0;     // offset into packed_: padded_outputs floats (zero padded)
     size_t rows = 0;     // offset into packed_: the canonical [output][input] rows and bias, for
                          // the batch kernel
