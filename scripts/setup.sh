@@ -20,6 +20,7 @@ PACKAGES=(
   libfmt-dev libyaml-cpp-dev libcli11-dev catch2 libeigen3-dev zlib1g-dev
   libtorch-dev libopenblas0-openmp
   python3 python3-matplotlib python3-torch
+  pybind11-dev python3-pybind11 python3-pytest python3-numpy
   slurm-wlm munge
 )
 
