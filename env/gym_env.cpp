@@ -14,7 +14,7 @@ uint64_t TrainerEpisodeSeed(uint64_t master_seed, int64_t episode) {
   return CounterSeed(DeriveSeed(master_seed, "agent/episodes"), static_cast<uint64_t>(episode));
 }
 
-void TransitionBatch::Clear() {
+void CompletedBatch::Clear() {
   env.clear();
   decision.clear();
   observation.clear();
@@ -24,7 +24,7 @@ void TransitionBatch::Clear() {
   terminal.clear();
 }
 
-void TransitionBatch::Append(int32_t env_index, const Transition& t) {
+void CompletedBatch::Append(int32_t env_index, const Transition& t) {
   BS_CHECK(static_cast<int32_t>(t.observation.size()) == observation_size);
   BS_CHECK(static_cast<int32_t>(t.next_observation.size()) == observation_size);
   env.push_back(env_index);
@@ -100,7 +100,7 @@ void VectorGymRoutingEnv::Reset(float* observations) {
 }
 
 void VectorGymRoutingEnv::Step(const int32_t* actions, float* observations, float* rewards,
-                               uint8_t* terminated, TransitionBatch* completed) {
+                               uint8_t* terminated, CompletedBatch* completed) {
   const int32_t num_actions = spec().num_actions;
   for (size_t i = 0; i < envs_.size(); ++i) {
     if (actions[i] < 0 || actions[i] >= num_actions) {

@@ -34,7 +34,7 @@ namespace bestserve {
 uint64_t TrainerEpisodeSeed(uint64_t master_seed, int64_t episode);
 
 // Completed decisions of one batched step, as flat arrays (struct of arrays).
-struct TransitionBatch {
+struct CompletedBatch {
   int32_t observation_size = 0;
   std::vector<int32_t> env;               // which env
   std::vector<int64_t> decision;          // index of the decision in its episode
@@ -113,7 +113,7 @@ class VectorGymRoutingEnv {
   // actions are validated before any env moves: an invalid one throws std::invalid_argument
   // naming the env, and nothing has changed.
   void Step(const int32_t* actions, float* observations, float* rewards, uint8_t* terminated,
-            TransitionBatch* completed);
+            CompletedBatch* completed);
 
  private:
   std::vector<GymRoutingEnv> envs_;

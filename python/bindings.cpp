@@ -54,7 +54,7 @@ TrainEnvironmentParts LoadEnvParts(const std::string& config, std::optional<uint
 }
 
 // The decisions credited by one step, as numpy arrays.
-py::dict TransitionsDict(const TransitionBatch& batch) {
+py::dict TransitionsDict(const CompletedBatch& batch) {
   py::dict d;
   d["env"] = ToArray(batch.env);
   d["decision"] = ToArray(batch.decision);
@@ -104,7 +104,7 @@ class EnvCore {
   }
 
   py::dict Completed() const {
-    TransitionBatch batch;
+    CompletedBatch batch;
     batch.observation_size = env_.spec().observation_size;
     for (const Transition& t : env_.completed()) batch.Append(0, t);
     return TransitionsDict(batch);
@@ -172,7 +172,7 @@ class VectorEnvCore {
  private:
   TrainEnvironmentParts parts_;
   VectorGymRoutingEnv envs_;
-  TransitionBatch batch_;
+  CompletedBatch batch_;
 };
 
 // The scenario of a simulation, shared with the results that refer to it.

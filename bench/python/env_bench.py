@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Steps per second of bestserve's Python environments, on one core, against a pure-Python env.
 
-    PYTHONPATH=build/python /usr/bin/python3 bench/python/env_bench.py [--quick]
+    PYTHONPATH=build/python /usr/bin/python3 bench/python/env_bench.py \
+        [--env-bench build/bench/env/env_bench] [--quick]
 
 Measures, in one run: RoutingEnv.step from Python with a random policy (floor 100k/s),
 VectorRoutingEnv at n = 64 (floor 500k env-steps/s, goal ~1M/s), and PurePythonRoutingEnv
@@ -10,6 +11,7 @@ Prints the machine, the Python version and the commit. Not a test: nothing is as
 """
 import argparse
 import heapq
+import json
 import math
 import os
 import platform
@@ -106,34 +108,52 @@ def commit():
     return result.stdout.strip() or "unknown"
 
 
+WORKLOADS = [
+    ("paper_hard training (unpredictable2, 0.25-48 rps)", None),
+    ("unpredictable1 (the paper's evaluation workload)", {"kind": "unpredictable1", "num_requests": 2000}),
+]
+
+
+def cpp_rate(env_bench, steps, workload):
+    """Decisions/s of the C++ environment alone (bench/env/env_bench), in this run."""
+    command = [env_bench, "--steps", str(steps)] + (["--workload", json.dumps(workload)] if workload else [])
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return float(out.split("decisions_per_second")[1].split()[0])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a few thousand steps (smoke run)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many timings")
+    parser.add_argument("--env-bench", help="bench/env/env_bench executable: adds the C++-alone ceiling")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core (children inherit it)
     single_steps = 5_000 if args.quick else 300_000
-    vector_steps = 50 if args.quick else 3_000
+    vector_steps = 50 if args.quick else 4_000
     rng = np.random.default_rng(0)
     actions = rng.integers(0, 3, single_steps).tolist()  # the random policy, drawn up front
     vector_actions = rng.integers(0, 3, (vector_steps, 64)).astype(np.int32)
     print(f"machine: {machine()}; commit {commit()}; one core; random policy; episodes of 2000 decisions")
-    rows = []
-    env = bestserve.RoutingEnv(seed=1)  # experiments/train/paper_hard.yaml
-    rows.append(("RoutingEnv.step (C++ env, one call per decision)",
-                 max(rate_single(env, single_steps, actions) for _ in range(args.repeats)), 100e3))
-    vec = bestserve.VectorRoutingEnv(64, seed=1)
-    rows.append(("VectorRoutingEnv n=64 (env-steps/s)",
-                 max(rate_vector(vec, vector_steps, vector_actions) for _ in range(args.repeats)), 500e3))
-    toy = PurePythonRoutingEnv()
-    rows.append(("PurePythonRoutingEnv.step (the toy above)",
-                 max(rate_single(toy, single_steps, actions) for _ in range(args.repeats)), None))
-    baseline = rows[-1][1]
-    print(f"{'environment':<52} {'steps/s':>12} {'x pure Python':>14} {'floor':>10}")
-    for name, rate, floor in rows:
-        floor_text = f"{floor:,.0f}" if floor else "-"
-        print(f"{name:<52} {rate:>12,.0f} {rate / baseline:>14.1f} {floor_text:>10}")
+    toy = max(rate_single(PurePythonRoutingEnv(), single_steps, actions) for _ in range(args.repeats))
+    print(f"{'environment':<44} {'steps/s':>11} {'x pure Python':>14} {'x C++ alone':>12} {'floor':>9}")
+    for title, workload in WORKLOADS:
+        overrides = {"training_workload": workload} if workload else {}
+        cpp = cpp_rate(args.env_bench, single_steps * 2, workload) if args.env_bench else None
+        env = bestserve.RoutingEnv(seed=1, **overrides)
+        single = max(rate_single(env, single_steps, actions) for _ in range(args.repeats))
+        vec = bestserve.VectorRoutingEnv(64, seed=1, **overrides)
+        vector = max(rate_vector(vec, vector_steps, vector_actions) for _ in range(args.repeats))
+        print(f"-- {title}")
+        rows = [("C++ env alone (bench/env/env_bench)", cpp, None), ("RoutingEnv.step from Python", single, 100e3),
+                ("VectorRoutingEnv n=64, env-steps/s", vector, 500e3)]
+        for name, rate, floor in rows:
+            if rate is None:
+                continue
+            versus_cpp = f"{rate / cpp:.2f}" if cpp else "-"
+            floor_text = f"{floor:,.0f}" if floor else "-"
+            print(f"{name:<44} {rate:>11,.0f} {rate / toy:>14.1f} {versus_cpp:>12} {floor_text:>9}")
+    print(f"-- {'PurePythonRoutingEnv.step (this file)':<41} {toy:>11,.0f} {1.0:>14.1f}")
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ TEST_CASE("a vector env equals n single envs seeded seed + i, with same-step aut
   std::vector<int32_t> actions(kEnvs);
   std::vector<float> rewards(kEnvs);
   std::vector<uint8_t> terminated(kEnvs);
-  TransitionBatch batch;
+  CompletedBatch batch;
   int32_t resets = 0;
   for (int32_t step = 0; step < 100; ++step) {  // 2.5 episodes each
     for (int32_t i = 0; i < kEnvs; ++i) actions[i] = ActionFor(single_obs[i].data(), size, step + i, 3);

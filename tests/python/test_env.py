@@ -86,7 +86,7 @@ def test_reset_with_a_seed_is_reproducible_and_follows_the_trainer_episode_seeds
 
     def run(seed):
         obs, info = env.reset(seed=seed)
-        trace = [obs]
+        trace = [np.append(obs, 0.0)]
         for step in range(120):
             obs, reward, *_ = env.step(step % 3)
             trace.append(np.append(obs, reward))
