@@ -32,7 +32,8 @@ void CompletedBatch::Append(int32_t env_index, const Transition& t) {
   observation.insert(observation.end(), t.observation.begin(), t.observation.end());
   action.push_back(t.action);
   reward.push_back(t.reward);
-  next_observation.insert(next_observation.end(), t.next_observation.begin(), t.next_observation.end());
+  next_observation.insert(next_observation.end(), t.next_observation.begin(),
+                          t.next_observation.end());
   terminal.push_back(t.terminal ? 1 : 0);
 }
 
@@ -61,10 +62,11 @@ void GymRoutingEnv::Reset(float* observation) {
 GymRoutingEnv::Outcome GymRoutingEnv::Step(int32_t action, float* observation) {
   const int32_t num_actions = env_.spec().num_actions;
   if (action < 0 || action >= num_actions) {
-    throw std::invalid_argument(
-        fmt::format("action {} is out of range: expected a model index in [0, {})", action, num_actions));
+    throw std::invalid_argument(fmt::format(
+        "action {} is out of range: expected a model index in [0, {})", action, num_actions));
   }
-  if (over_) throw std::logic_error("step on a finished (or never started) episode: call reset() first");
+  if (over_)
+    throw std::logic_error("step on a finished (or never started) episode: call reset() first");
   last_ = env_.Step(action);
   ++decision_;
   Outcome outcome;
@@ -81,8 +83,10 @@ GymRoutingEnv::Outcome GymRoutingEnv::Step(int32_t action, float* observation) {
 
 VectorGymRoutingEnv::VectorGymRoutingEnv(std::shared_ptr<const Scenario> scenario,
                                          std::shared_ptr<const WorkloadGenerator> training_workload,
-                                         RoutingEnvSettings settings, int32_t num_envs, uint64_t seed) {
-  if (num_envs <= 0) throw std::invalid_argument(fmt::format("num_envs: expected >= 1, got {}", num_envs));
+                                         RoutingEnvSettings settings, int32_t num_envs,
+                                         uint64_t seed) {
+  if (num_envs <= 0)
+    throw std::invalid_argument(fmt::format("num_envs: expected >= 1, got {}", num_envs));
   envs_.reserve(static_cast<size_t>(num_envs));
   for (int32_t i = 0; i < num_envs; ++i) {
     envs_.emplace_back(scenario, training_workload, settings, seed + static_cast<uint64_t>(i));
@@ -104,8 +108,9 @@ void VectorGymRoutingEnv::Step(const int32_t* actions, float* observations, floa
   const int32_t num_actions = spec().num_actions;
   for (size_t i = 0; i < envs_.size(); ++i) {
     if (actions[i] < 0 || actions[i] >= num_actions) {
-      throw std::invalid_argument(fmt::format("actions[{}] = {} is out of range: expected a model index in [0, {})",
-                                              i, actions[i], num_actions));
+      throw std::invalid_argument(
+          fmt::format("actions[{}] = {} is out of range: expected a model index in [0, {})", i,
+                      actions[i], num_actions));
     }
     if (envs_[i].episode_over()) throw std::logic_error("step before reset(): call reset() first");
   }

@@ -36,12 +36,12 @@ uint64_t TrainerEpisodeSeed(uint64_t master_seed, int64_t episode);
 // Completed decisions of one batched step, as flat arrays (struct of arrays).
 struct CompletedBatch {
   int32_t observation_size = 0;
-  std::vector<int32_t> env;               // which env
-  std::vector<int64_t> decision;          // index of the decision in its episode
-  std::vector<float> observation;         // size() x observation_size
+  std::vector<int32_t> env;        // which env
+  std::vector<int64_t> decision;   // index of the decision in its episode
+  std::vector<float> observation;  // size() x observation_size
   std::vector<int32_t> action;
   std::vector<float> reward;
-  std::vector<float> next_observation;    // size() x observation_size (zeros when terminal)
+  std::vector<float> next_observation;  // size() x observation_size (zeros when terminal)
   std::vector<uint8_t> terminal;
 
   size_t size() const { return action.size(); }
@@ -54,8 +54,8 @@ class GymRoutingEnv {
   // `scenario` and `training_workload` are shared (both immutable); null workload: the
   // scenario's own.
   GymRoutingEnv(std::shared_ptr<const Scenario> scenario,
-                std::shared_ptr<const WorkloadGenerator> training_workload, RoutingEnvSettings settings,
-                uint64_t master_seed);
+                std::shared_ptr<const WorkloadGenerator> training_workload,
+                RoutingEnvSettings settings, uint64_t master_seed);
 
   const EnvSpec& spec() const { return env_.spec(); }
   const ObservationSpec& observation_spec() const { return env_.observation_spec(); }
@@ -96,8 +96,8 @@ class GymRoutingEnv {
 class VectorGymRoutingEnv {
  public:
   VectorGymRoutingEnv(std::shared_ptr<const Scenario> scenario,
-                      std::shared_ptr<const WorkloadGenerator> training_workload, RoutingEnvSettings settings,
-                      int32_t num_envs, uint64_t seed);
+                      std::shared_ptr<const WorkloadGenerator> training_workload,
+                      RoutingEnvSettings settings, int32_t num_envs, uint64_t seed);
 
   int32_t num_envs() const { return static_cast<int32_t>(envs_.size()); }
   const EnvSpec& spec() const { return envs_.front().spec(); }

@@ -39,7 +39,8 @@ py::array_t<T> ToArray(const std::vector<T>& values) {
 }
 
 py::array_t<float> ToMatrix(const std::vector<float>& values, int32_t columns) {
-  const auto rows = static_cast<py::ssize_t>(columns == 0 ? 0 : values.size() / static_cast<size_t>(columns));
+  const auto rows =
+      static_cast<py::ssize_t>(columns == 0 ? 0 : values.size() / static_cast<size_t>(columns));
   py::array_t<float> out({rows, static_cast<py::ssize_t>(columns)});
   std::copy(values.begin(), values.end(), out.mutable_data());
   return out;
@@ -100,7 +101,8 @@ class EnvCore {
     py::dict info;
     info["completed_decisions"] = std::move(decisions);
     info["completed_rewards"] = std::move(rewards);
-    return py::make_tuple(std::move(obs), outcome.reward, outcome.terminated, false, std::move(info));
+    return py::make_tuple(std::move(obs), outcome.reward, outcome.terminated, false,
+                          std::move(info));
   }
 
   py::dict Completed() const {
@@ -117,7 +119,8 @@ class EnvCore {
 
 class VectorEnvCore {
  public:
-  VectorEnvCore(const std::string& config, int32_t num_envs, uint64_t seed, const Overrides& overrides)
+  VectorEnvCore(const std::string& config, int32_t num_envs, uint64_t seed,
+                const Overrides& overrides)
       : parts_(LoadEnvParts(config, seed, overrides)),
         envs_(parts_.scenario, parts_.training_workload, parts_.settings, num_envs, seed) {}
 
@@ -125,7 +128,8 @@ class VectorEnvCore {
   const EnvSpec& spec() const { return envs_.spec(); }
 
   py::array_t<float> Reset(std::optional<uint64_t> seed) {
-    py::array_t<float> obs({static_cast<py::ssize_t>(num_envs()), static_cast<py::ssize_t>(spec().observation_size)});
+    py::array_t<float> obs(
+        {static_cast<py::ssize_t>(num_envs()), static_cast<py::ssize_t>(spec().observation_size)});
     float* out = obs.mutable_data();
     {
       py::gil_scoped_release release;
@@ -140,8 +144,9 @@ class VectorEnvCore {
 
   py::tuple Step(const py::array_t<int32_t, py::array::c_style | py::array::forcecast>& actions) {
     if (actions.ndim() != 1 || actions.shape(0) != num_envs()) {
-      throw std::invalid_argument(fmt::format("actions: expected shape ({},), got {} dimension(s) of {} value(s)",
-                                              num_envs(), actions.ndim(), actions.size()));
+      throw std::invalid_argument(
+          fmt::format("actions: expected shape ({},), got {} dimension(s) of {} value(s)",
+                      num_envs(), actions.ndim(), actions.size()));
     }
     const auto n = static_cast<py::ssize_t>(num_envs());
     py::array_t<float> obs({n, static_cast<py::ssize_t>(spec().observation_size)});
@@ -157,15 +162,17 @@ class VectorEnvCore {
       py::gil_scoped_release release;
       envs_.Step(a, o, r, done.data(), &batch_);
     }
-    for (py::ssize_t i = 0; i < n; ++i) terminated.mutable_data()[i] = done[static_cast<size_t>(i)] != 0;
+    for (py::ssize_t i = 0; i < n; ++i)
+      terminated.mutable_data()[i] = done[static_cast<size_t>(i)] != 0;
     py::dict info;
     info["completed"] = TransitionsDict(batch_);
-    return py::make_tuple(std::move(obs), std::move(rewards), std::move(terminated), std::move(truncated),
-                          std::move(info));
+    return py::make_tuple(std::move(obs), std::move(rewards), std::move(terminated),
+                          std::move(truncated), std::move(info));
   }
 
   GymRoutingEnv& env(int32_t i) {
-    if (i < 0 || i >= num_envs()) throw std::out_of_range(fmt::format("env index {} of {}", i, num_envs()));
+    if (i < 0 || i >= num_envs())
+      throw std::out_of_range(fmt::format("env index {} of {}", i, num_envs()));
     return envs_.env(i);
   }
 
@@ -224,7 +231,8 @@ py::dict RecordsDict(const Simulator& sim) {
   const auto& records = sim.records();
   const auto n = static_cast<py::ssize_t>(records.size());
   py::array_t<int64_t> id(n);
-  py::array_t<double> arrival(n), deadline(n), admitted(n), first_token(n), completion(n), reward(n), peak(n);
+  py::array_t<double> arrival(n), deadline(n), admitted(n), first_token(n), completion(n),
+      reward(n), peak(n);
   py::array_t<int32_t> task(n), prompt(n), output(n), model(n), replica(n);
   py::array_t<bool> met(n), rejected(n);
   for (py::ssize_t i = 0; i < n; ++i) {
@@ -330,8 +338,10 @@ class CallableRouter : public RoutingPolicy {
     const py::object answer = fn_(v);
     const auto model = answer.cast<int64_t>();
     if (model < 0 || model >= view.num_models()) {
-      throw std::invalid_argument(fmt::format("router callable returned {} for request {}: expected a model index "
-                                              "in [0, {})", model, view.request_id, view.num_models()));
+      throw std::invalid_argument(
+          fmt::format("router callable returned {} for request {}: expected a model index "
+                      "in [0, {})",
+                      model, view.request_id, view.num_models()));
     }
     return static_cast<ModelId>(model);
   }
@@ -343,7 +353,8 @@ class CallableRouter : public RoutingPolicy {
 
 std::vector<int32_t> CountsOf(const IntArray& counts, int expected, const char* what) {
   if (counts.ndim() != 1 || counts.shape(0) != expected) {
-    throw std::invalid_argument(fmt::format("{}: expected {} per-model counts, got {}", what, expected, counts.size()));
+    throw std::invalid_argument(
+        fmt::format("{}: expected {} per-model counts, got {}", what, expected, counts.size()));
   }
   return std::vector<int32_t>(counts.data(), counts.data() + expected);
 }
@@ -365,101 +376,120 @@ PYBIND11_MODULE(_bestserve, m) {
     } catch (const RouterError& e) {
       router_error(e.what());
     } catch (const InvariantError& e) {
-      PyErr_SetString(PyExc_RuntimeError, (std::string("internal error (a bestserve bug): ") + e.what()).c_str());
+      PyErr_SetString(PyExc_RuntimeError,
+                      (std::string("internal error (a bestserve bug): ") + e.what()).c_str());
     }
   });
-  m.def("data_dir", &DataDir, "The folder that holds profiles/ and experiments/ (BESTSERVE_DATA_DIR)");
+  m.def("data_dir", &DataDir,
+        "The folder that holds profiles/ and experiments/ (BESTSERVE_DATA_DIR)");
   m.def("trainer_episode_seed", &TrainerEpisodeSeed, py::arg("master_seed"), py::arg("episode"));
 
   py::class_<EnvCore>(m, "_RoutingEnvCore", py::dynamic_attr())
-      .def(py::init<const std::string&, uint64_t, const Overrides&>(), py::arg("config"), py::arg("seed"),
-           py::arg("overrides"))
+      .def(py::init<const std::string&, uint64_t, const Overrides&>(), py::arg("config"),
+           py::arg("seed"), py::arg("overrides"))
       .def("_reset", &EnvCore::Reset, py::arg("seed") = py::none())
       .def("step", &EnvCore::Step, py::arg("action"),
-           "Applies `action`; returns (obs, reward, terminated, truncated, info). See bestserve.RoutingEnv.")
+           "Applies `action`; returns (obs, reward, terminated, truncated, info). See "
+           "bestserve.RoutingEnv.")
       .def("completed_transitions", &EnvCore::Completed,
            "The decisions credited by the last step as (s, a, r, s', terminal) arrays")
-      .def_property_readonly("observation_size", [](const EnvCore& e) { return e.env().spec().observation_size; })
-      .def_property_readonly("num_actions", [](const EnvCore& e) { return e.env().spec().num_actions; })
+      .def_property_readonly("observation_size",
+                             [](const EnvCore& e) { return e.env().spec().observation_size; })
+      .def_property_readonly("num_actions",
+                             [](const EnvCore& e) { return e.env().spec().num_actions; })
       .def_property_readonly("observation_encoding",
                              [](const EnvCore& e) { return e.env().spec().observation_encoding; })
-      .def_property_readonly("model_names", [](const EnvCore& e) { return e.env().spec().action_names; })
+      .def_property_readonly("model_names",
+                             [](const EnvCore& e) { return e.env().spec().action_names; })
       .def_property_readonly("task_names",
                              [](const EnvCore& e) {
                                std::vector<std::string> names;
-                               for (const auto& t : e.parts().scenario->tasks.tasks()) names.push_back(t.name);
+                               for (const auto& t : e.parts().scenario->tasks.tasks())
+                                 names.push_back(t.name);
                                return names;
                              })
       .def_property_readonly("master_seed", [](const EnvCore& e) { return e.env().master_seed(); })
       .def_property_readonly("episode", [](const EnvCore& e) { return e.env().episode(); })
-      .def_property_readonly("episode_seed", [](const EnvCore& e) { return e.env().episode_seed(); })
+      .def_property_readonly("episode_seed",
+                             [](const EnvCore& e) { return e.env().episode_seed(); })
       .def_property_readonly("decision", [](const EnvCore& e) { return e.env().decision(); })
-      .def("_save_policy",
-           [](const EnvCore& e, const std::string& path, const std::vector<int>& hidden_sizes,
-              const FloatArray& parameters, const std::string& name) {
-             PolicyWeights weights;
-             weights.shape.input_size = e.env().spec().observation_size;
-             weights.shape.hidden_sizes = hidden_sizes;
-             weights.shape.num_actions = e.env().spec().num_actions;
-             if (const std::string problem = weights.shape.Problem(); !problem.empty()) {
-               throw std::invalid_argument("policy shape: " + problem);
-             }
-             if (static_cast<size_t>(parameters.size()) != weights.shape.NumParameters()) {
-               throw std::invalid_argument(fmt::format("parameters: expected {} values for {}, got {}",
-                                                       weights.shape.NumParameters(), weights.shape.ToString(),
-                                                       parameters.size()));
-             }
-             weights.parameters.assign(parameters.data(), parameters.data() + parameters.size());
-             weights.observation_encoding = e.env().spec().observation_encoding;
-             weights.action_names = e.env().spec().action_names;
-             SavePolicyWeights(path, WithRoutingMetadata(std::move(weights), *e.parts().scenario,
-                                                         e.env().observation_spec(), name));
-           });
+      .def("_save_policy", [](const EnvCore& e, const std::string& path,
+                              const std::vector<int>& hidden_sizes, const FloatArray& parameters,
+                              const std::string& name) {
+        PolicyWeights weights;
+        weights.shape.input_size = e.env().spec().observation_size;
+        weights.shape.hidden_sizes = hidden_sizes;
+        weights.shape.num_actions = e.env().spec().num_actions;
+        if (const std::string problem = weights.shape.Problem(); !problem.empty()) {
+          throw std::invalid_argument("policy shape: " + problem);
+        }
+        if (static_cast<size_t>(parameters.size()) != weights.shape.NumParameters()) {
+          throw std::invalid_argument(fmt::format("parameters: expected {} values for {}, got {}",
+                                                  weights.shape.NumParameters(),
+                                                  weights.shape.ToString(), parameters.size()));
+        }
+        weights.parameters.assign(parameters.data(), parameters.data() + parameters.size());
+        weights.observation_encoding = e.env().spec().observation_encoding;
+        weights.action_names = e.env().spec().action_names;
+        SavePolicyWeights(path, WithRoutingMetadata(std::move(weights), *e.parts().scenario,
+                                                    e.env().observation_spec(), name));
+      });
 
   py::class_<VectorEnvCore>(m, "_VectorRoutingEnvCore", py::dynamic_attr())
       .def(py::init<const std::string&, int32_t, uint64_t, const Overrides&>(), py::arg("config"),
            py::arg("num_envs"), py::arg("seed"), py::arg("overrides"))
       .def("_reset", &VectorEnvCore::Reset, py::arg("seed") = py::none())
       .def("step", &VectorEnvCore::Step, py::arg("actions"),
-           "Steps every env; returns (obs, rewards, terminated, truncated, info). See bestserve.VectorRoutingEnv.")
+           "Steps every env; returns (obs, rewards, terminated, truncated, info). See "
+           "bestserve.VectorRoutingEnv.")
       .def_property_readonly("num_envs", &VectorEnvCore::num_envs)
-      .def_property_readonly("observation_size", [](const VectorEnvCore& e) { return e.spec().observation_size; })
-      .def_property_readonly("num_actions", [](const VectorEnvCore& e) { return e.spec().num_actions; })
+      .def_property_readonly("observation_size",
+                             [](const VectorEnvCore& e) { return e.spec().observation_size; })
+      .def_property_readonly("num_actions",
+                             [](const VectorEnvCore& e) { return e.spec().num_actions; })
       .def_property_readonly("observation_encoding",
                              [](const VectorEnvCore& e) { return e.spec().observation_encoding; })
-      .def_property_readonly("model_names", [](const VectorEnvCore& e) { return e.spec().action_names; })
+      .def_property_readonly("model_names",
+                             [](const VectorEnvCore& e) { return e.spec().action_names; })
       .def("episode_seed", [](VectorEnvCore& e, int32_t i) { return e.env(i).episode_seed(); })
       .def("episode", [](VectorEnvCore& e, int32_t i) { return e.env(i).episode(); });
 
   py::class_<ScenarioHandle>(m, "_Scenario")
       .def_property_readonly("name", [](const ScenarioHandle& s) { return s.scenario->name; })
-      .def_property_readonly("model_names", [](const ScenarioHandle& s) { return s.scenario->system.model_names; })
+      .def_property_readonly("model_names",
+                             [](const ScenarioHandle& s) { return s.scenario->system.model_names; })
       .def_property_readonly("task_names",
                              [](const ScenarioHandle& s) {
                                std::vector<std::string> names;
-                               for (const auto& t : s.scenario->tasks.tasks()) names.push_back(t.name);
+                               for (const auto& t : s.scenario->tasks.tasks())
+                                 names.push_back(t.name);
                                return names;
                              })
-      .def_property_readonly("resolved_yaml", [](const ScenarioHandle& s) { return ResolvedConfigYaml(*s.scenario); });
-  m.def("_load_scenario", &LoadScenarioHandle, py::arg("config"), py::arg("seed"), py::arg("router"),
-        py::arg("rate_rps"), py::arg("duration_s"), py::arg("set_values"));
+      .def_property_readonly(
+          "resolved_yaml", [](const ScenarioHandle& s) { return ResolvedConfigYaml(*s.scenario); });
+  m.def("_load_scenario", &LoadScenarioHandle, py::arg("config"), py::arg("seed"),
+        py::arg("router"), py::arg("rate_rps"), py::arg("duration_s"), py::arg("set_values"));
   m.def("_simulate", [](const ScenarioHandle& s, const std::string& spec) {
     RouterRun run;
     {
       py::gil_scoped_release release;
       run = RunRouterSpec(*s.scenario, spec, MakeScenarioWorkload(*s.scenario));
     }
-    return py::make_tuple(RecordsDict(*run.sim), SummaryDict(Summarize(*run.sim, s.scenario->tasks, s.scenario->metrics)),
+    return py::make_tuple(RecordsDict(*run.sim),
+                          SummaryDict(Summarize(*run.sim, s.scenario->tasks, s.scenario->metrics)),
                           run.described);
   });
-  m.def("_simulate_callable", [](const ScenarioHandle& s, py::function fn, const std::string& encoding) {
+  m.def("_simulate_callable", [](const ScenarioHandle& s, py::function fn,
+                                 const std::string& encoding) {
     ObservationSpec spec;
-    spec.encoding = encoding == "extended-v1" ? ObservationEncoding::kExtendedV1 : ObservationEncoding::kPaperV1;
+    spec.encoding = encoding == "extended-v1" ? ObservationEncoding::kExtendedV1
+                                              : ObservationEncoding::kPaperV1;
     spec.num_tasks = s.scenario->tasks.num_tasks();
     spec.num_models = static_cast<int32_t>(s.scenario->system.model_names.size());
     CallableRouter router(std::move(fn), spec);
     auto sim = RunSimulation(*s.scenario, MakeScenarioWorkload(*s.scenario), router);
-    return py::make_tuple(RecordsDict(*sim), SummaryDict(Summarize(*sim, s.scenario->tasks, s.scenario->metrics)),
+    return py::make_tuple(RecordsDict(*sim),
+                          SummaryDict(Summarize(*sim, s.scenario->tasks, s.scenario->metrics)),
                           router.Describe());
   });
   m.def("_evaluate", [](const ScenarioHandle& s, const std::vector<std::string>& specs) {
@@ -469,7 +499,8 @@ PYBIND11_MODULE(_bestserve, m) {
       results = CompareRouters(*s.scenario, specs);
     }
     py::list out;
-    for (const auto& r : results) out.append(py::make_tuple(r.spec, r.described, SummaryDict(r.summary)));
+    for (const auto& r : results)
+      out.append(py::make_tuple(r.spec, r.described, SummaryDict(r.summary)));
     return py::make_tuple(out, FormatComparisonMarkdown(*s.scenario, results));
   });
   m.def("builtin_router_specs",
@@ -486,11 +517,12 @@ PYBIND11_MODULE(_bestserve, m) {
       .def_readonly("in_flight", &PyRouterView::in_flight)
       .def_readonly("running", &PyRouterView::running)
       .def_readonly("queued", &PyRouterView::queued)
-      .def_property_readonly("observation", [](const PyRouterView& v) { return ToArray(v.observation); });
+      .def_property_readonly("observation",
+                             [](const PyRouterView& v) { return ToArray(v.observation); });
 
   m.def("workload_kinds", &WorkloadKinds);
-  m.def("_generate_workload", [](const std::string& section_yaml, const ScenarioHandle& s, uint64_t seed,
-                                 bool apply_deadlines) {
+  m.def("_generate_workload", [](const std::string& section_yaml, const ScenarioHandle& s,
+                                 uint64_t seed, bool apply_deadlines) {
     const ConfigNode section = ConfigNode::LoadString(section_yaml, "workload");
     const auto generator = MakeWorkloadGenerator(section, "");
     Workload w = generator->Generate(WorkloadContext{&s.scenario->tasks, seed});
@@ -505,7 +537,8 @@ PYBIND11_MODULE(_bestserve, m) {
     } else if (auto f = TraceFormatFromName(format_name)) {
       format = *f;
     } else {
-      ThrowConfigError("trace format '{}': expected one of {}", format_name, fmt::join(TraceFormatNames(), ", "));
+      ThrowConfigError("trace format '{}': expected one of {}", format_name,
+                       fmt::join(TraceFormatNames(), ", "));
     }
     std::vector<double> time;
     std::vector<int64_t> prompt, output, line;
@@ -524,8 +557,10 @@ PYBIND11_MODULE(_bestserve, m) {
     return d;
   });
 
-  py::class_<Router>(m, "Router", "The deployable router (router/router.h): thread-safe, ~1 us a decision")
-      .def_static("load", &Router::Load, py::arg("path"), "Loads a policy file (.bsp from `bestserve export`, or .bsw)")
+  py::class_<Router>(m, "Router",
+                     "The deployable router (router/router.h): thread-safe, ~1 us a decision")
+      .def_static("load", &Router::Load, py::arg("path"),
+                  "Loads a policy file (.bsp from `bestserve export`, or .bsw)")
       .def_property_readonly("model_names", &Router::model_names)
       .def_property_readonly("task_names", &Router::task_names)
       .def_property_readonly("observation_encoding", &Router::observation_encoding)
@@ -536,26 +571,34 @@ PYBIND11_MODULE(_bestserve, m) {
       .def("set_arrival_rate", &Router::SetArrivalRate, py::arg("rate_rps"))
       .def(
           "route",
-          [](Router& r, py::object task, double now_s, const IntArray& in_flight, std::optional<IntArray> queued) {
-            const int t = py::isinstance<py::str>(task) ? r.TaskIndex(task.cast<std::string>()) : task.cast<int>();
-            if (t < 0 || t >= r.num_tasks()) throw std::invalid_argument("route: unknown task " + py::str(task).cast<std::string>());
+          [](Router& r, py::object task, double now_s, const IntArray& in_flight,
+             std::optional<IntArray> queued) {
+            const int t = py::isinstance<py::str>(task) ? r.TaskIndex(task.cast<std::string>())
+                                                        : task.cast<int>();
+            if (t < 0 || t >= r.num_tasks())
+              throw std::invalid_argument("route: unknown task " +
+                                          py::str(task).cast<std::string>());
             const auto counts = CountsOf(in_flight, r.num_models(), "in_flight");
             std::vector<int32_t> q;
             if (queued) q = CountsOf(*queued, r.num_models(), "queued");
             return r.Route(t, now_s, counts.data(), queued ? q.data() : nullptr);
           },
           py::arg("task"), py::arg("now_s"), py::arg("in_flight"), py::arg("queued") = py::none(),
-          "Records an arrival at now_s and returns the model index for a request of `task` (index or name)")
+          "Records an arrival at now_s and returns the model index for a request of `task` (index "
+          "or name)")
       .def(
           "decide_batch",
-          [](const Router& r, const IntArray& tasks, const IntArray& in_flight, const py::array_t<double>& rates) {
+          [](const Router& r, const IntArray& tasks, const IntArray& in_flight,
+             const py::array_t<double>& rates) {
             const auto count = static_cast<int>(tasks.size());
-            if (in_flight.size() != static_cast<py::ssize_t>(count) * r.num_models() || rates.size() != count) {
-              throw std::invalid_argument(fmt::format("decide_batch: expected tasks[n], in_flight[n, {}], rates[n]",
-                                                      r.num_models()));
+            if (in_flight.size() != static_cast<py::ssize_t>(count) * r.num_models() ||
+                rates.size() != count) {
+              throw std::invalid_argument(fmt::format(
+                  "decide_batch: expected tasks[n], in_flight[n, {}], rates[n]", r.num_models()));
             }
             py::array_t<int32_t> models(count);
-            r.DecideBatch(count, tasks.data(), in_flight.data(), nullptr, rates.data(), models.mutable_data());
+            r.DecideBatch(count, tasks.data(), in_flight.data(), nullptr, rates.data(),
+                          models.mutable_data());
             return models;
           },
           py::arg("tasks"), py::arg("in_flight"), py::arg("rates"));

@@ -20,10 +20,11 @@ int main(int argc, char** argv) {
   TrainOverrides overrides;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--steps") == 0) steps = std::stoll(argv[i + 1]);
-    if (std::strcmp(argv[i], "--workload") == 0) overrides.set_values.emplace_back("training_workload", argv[i + 1]);
+    if (std::strcmp(argv[i], "--workload") == 0)
+      overrides.set_values.emplace_back("training_workload", argv[i + 1]);
   }
-  const TrainConfig config =
-      LoadTrainConfig(std::string(BESTSERVE_SOURCE_DIR) + "/experiments/train/paper_hard.yaml", overrides);
+  const TrainConfig config = LoadTrainConfig(
+      std::string(BESTSERVE_SOURCE_DIR) + "/experiments/train/paper_hard.yaml", overrides);
   const TrainEnvironmentParts parts = MakeTrainEnvironmentParts(config);
   GymRoutingEnv env(parts.scenario, parts.training_workload, parts.settings, 1);
   std::vector<float> obs(static_cast<size_t>(env.spec().observation_size));
@@ -34,7 +35,8 @@ int main(int argc, char** argv) {
     if (env.Step(static_cast<int32_t>(rng() % 3), obs.data()).terminated) env.Reset(obs.data());
   }
   const double seconds = watch.Seconds();
-  fmt::print("env_bench: {}; {}; commit {}\n", bench::CpuModel(), bench::BuildType(), bench::GitCommit());
+  fmt::print("env_bench: {}; {}; commit {}\n", bench::CpuModel(), bench::BuildType(),
+             bench::GitCommit());
   fmt::print("decisions_per_second {:.0f}\n", static_cast<double>(steps) / seconds);
   return 0;
 }

@@ -1,11 +1,10 @@
 // The Gymnasium-shaped adapters: the same episodes as the trainer's environment, step rewards
 // that add up to the episode's reward, validated actions, and a vector env equal to n singles.
-#include <catch2/catch.hpp>
+#include "env/gym_env.h"
 
+#include <catch2/catch.hpp>
 #include <numeric>
 #include <stdexcept>
-
-#include "env/gym_env.h"
 
 namespace bestserve {
 namespace {
@@ -32,7 +31,8 @@ int32_t ActionFor(const float* obs, int32_t size, int32_t step, int32_t num_acti
 
 }  // namespace
 
-TEST_CASE("a gym env's episode is the trainer's episode of that seed, with delayed step rewards", "[env]") {
+TEST_CASE("a gym env's episode is the trainer's episode of that seed, with delayed step rewards",
+          "[env]") {
   const auto scenario = SmallScenario();
   GymRoutingEnv gym(scenario, nullptr, Settings(120), /*master_seed=*/7);
   RoutingEnvironment reference(*scenario, nullptr, Settings(120));
@@ -78,7 +78,8 @@ TEST_CASE("a gym env's episode is the trainer's episode of that seed, with delay
     std::iota(all.begin(), all.end(), 0);
     CHECK(credited == all);
     double episode_reward = 0.0;
-    for (const auto& record : gym.environment().simulator().records()) episode_reward += record.reward;
+    for (const auto& record : gym.environment().simulator().records())
+      episode_reward += record.reward;
     CHECK(step_reward_total == Approx(episode_reward).epsilon(1e-6));
     CHECK_THROWS_AS(gym.Step(0, obs.data()), std::logic_error);
   }
@@ -127,7 +128,8 @@ TEST_CASE("a vector env equals n single envs seeded seed + i, with same-step aut
   CompletedBatch batch;
   int32_t resets = 0;
   for (int32_t step = 0; step < 100; ++step) {  // 2.5 episodes each
-    for (int32_t i = 0; i < kEnvs; ++i) actions[i] = ActionFor(single_obs[i].data(), size, step + i, 3);
+    for (int32_t i = 0; i < kEnvs; ++i)
+      actions[i] = ActionFor(single_obs[i].data(), size, step + i, 3);
     vec.Step(actions.data(), obs.data(), rewards.data(), terminated.data(), &batch);
     size_t k = 0;
     for (int32_t i = 0; i < kEnvs; ++i) {
@@ -140,7 +142,8 @@ TEST_CASE("a vector env equals n single envs seeded seed + i, with same-step aut
         CHECK(batch.decision[k] == t.decision);
         CHECK(batch.reward[k] == t.reward);
         CHECK(batch.terminal[k] == (t.terminal ? 1 : 0));
-        CHECK(std::equal(t.observation.begin(), t.observation.end(), batch.observation.begin() + k * size));
+        CHECK(std::equal(t.observation.begin(), t.observation.end(),
+                         batch.observation.begin() + k * size));
         CHECK(std::equal(t.next_observation.begin(), t.next_observation.end(),
                          batch.next_observation.begin() + k * size));
         ++k;

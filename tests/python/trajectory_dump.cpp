@@ -57,10 +57,12 @@ int main(int argc, char** argv) {
     while (actions >> action) {
       const StepResult r = env.Step(action);
       std::fprintf(out, "step %d %d", action, r.episode_over ? 1 : 0);
-      WriteFloats(out, r.episode_over ? std::vector<float>(static_cast<size_t>(env.spec().observation_size), 0.0f)
+      WriteFloats(out, r.episode_over ? std::vector<float>(
+                                            static_cast<size_t>(env.spec().observation_size), 0.0f)
                                       : r.observation);
       for (const Transition& t : r.completed) {
-        std::fprintf(out, "credit %lld %.9g\n", static_cast<long long>(t.decision), static_cast<double>(t.reward));
+        std::fprintf(out, "credit %lld %.9g\n", static_cast<long long>(t.decision),
+                     static_cast<double>(t.reward));
       }
       if (r.episode_over) {
         ++episode;
