@@ -22,6 +22,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   python3 python3-matplotlib python3-torch
   clang-14 libfuzzer-14-dev
+  pybind11-dev python3-pybind11 python3-pytest python3-numpy
   slurm-wlm munge
   clang-tidy git
 )

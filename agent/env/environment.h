@@ -28,6 +28,7 @@ struct Transition {
   float reward = 0.0f;
   std::vector<float> next_observation;
   bool terminal = false;
+  int64_t decision = -1;  // the decision's index in its episode (0-based), when the env knows it
 };
 
 struct StepResult {

@@ -81,6 +81,7 @@ void RoutingEnvironment::CollectFinished(StepResult& result, bool episode_over) 
     t.action = decision.action;
     t.reward = static_cast<float>(records[id].reward);
     t.terminal = !decision.has_next;
+    t.decision = static_cast<int64_t>(id);
     t.next_observation = decision.has_next ? std::move(decision.next_observation)
                                            : std::vector<float>(static_cast<size_t>(spec_.observation_size), 0.0f);
     result.completed.push_back(std::move(t));

@@ -25,48 +25,6 @@ namespace {
 
 constexpr const char* kCheckpointFile = "checkpoint.bsc";
 
-std::string Num(double v) { return fmt::format("{}", v); }
-
-ObservationSpec ParseObservation(const std::optional<ConfigNode>& node) {
-  ObservationSpec spec;
-  if (!node) return spec;
-  node->CheckKeys({"encoding", "in_flight_scale", "rate_scale_rps"});
-  const std::string encoding = node->GetString("encoding", "paper-v1");
-  if (encoding == "paper-v1") {
-    spec.encoding = ObservationEncoding::kPaperV1;
-  } else if (encoding == "extended-v1") {
-    spec.encoding = ObservationEncoding::kExtendedV1;
-  } else {
-    node->Child("encoding").Fail(fmt::format("expected paper-v1 or extended-v1, got '{}'", encoding));
-  }
-  spec.in_flight_scale = static_cast<float>(node->GetPositiveDouble("in_flight_scale", spec.in_flight_scale));
-  spec.rate_scale_rps = static_cast<float>(node->GetPositiveDouble("rate_scale_rps", spec.rate_scale_rps));
-  return spec;
-}
-
-RateEstimatorSettings EstimatorOf(const Scenario& scenario) {
-  const YAML::Node node = scenario.resolved["rate_estimator"];
-  RateEstimatorSettings s;
-  s.kind = node["kind"].as<std::string>();
-  if (node["k"]) s.k = node["k"].as<int32_t>();
-  if (node["half_life_s"]) s.half_life_s = node["half_life_s"].as<double>();
-  return s;
-}
-
-PolicyWeights WithRoutingMetadata(PolicyWeights weights, const Scenario& scenario, const ObservationSpec& spec,
-                                  const std::string& run_name) {
-  PolicyMetadata metadata;
-  metadata.observation = spec;
-  for (const auto& t : scenario.tasks.tasks()) metadata.task_names.push_back(t.name);
-  metadata.model_names = scenario.system.model_names;
-  metadata.rate_estimator = EstimatorOf(scenario);
-  for (auto& entry : EncodePolicyMetadata(metadata)) weights.metadata.push_back(std::move(entry));
-  weights.metadata.emplace_back("run", run_name);
-  weights.metadata.emplace_back("scenario", scenario.name);
-  weights.metadata.emplace_back("deadline.reward", ToString(scenario.deadline.reward));
-  return weights;
-}
-
 std::vector<std::string> ReadCurveRows(const std::string& path, int64_t up_to_iteration) {
   std::vector<std::string> rows;
   std::ifstream in(path);
@@ -88,102 +46,20 @@ std::vector<std::string> ReadCurveRows(const std::string& path, int64_t up_to_it
 
 }  // namespace
 
-TrainConfig LoadTrainConfig(const std::string& path, const TrainOverrides& overrides) {
-  const ConfigNode root = ConfigNode::LoadFile(path);
-  root.CheckKeys({"name", "seed", "scenario", "set", "training_workload", "episode_requests", "observation",
-                  "learner", "validation", "notes"});
-  const std::string config_dir = fs::path(path).parent_path().string();
-  TrainConfig c;
-  c.source = path;
-  c.name = root.GetString("name", fs::path(path).stem().string());
-  const int64_t seed = root.GetInt("seed", 1);
-  if (seed < 0) root.Child("seed").Fail(fmt::format("expected a seed >= 0, got {}", seed));
-  c.seed = overrides.seed ? *overrides.seed : static_cast<uint64_t>(seed);
-  if (auto scenario = root.MaybeChild("scenario")) c.scenario_path = ResolveDataPath(*scenario, config_dir);
-  if (auto set = root.MaybeChild("set")) {
-    set->ExpectMap("key path -> value overrides");
-    for (const auto& key : set->Keys()) {
-      c.scenario_overrides.set_values.emplace_back(key, YAML::Dump(set->Child(key).yaml()));
-    }
-  }
-  c.training_workload = root.MaybeChild("training_workload");
-  c.episode_requests = root.GetPositiveInt("episode_requests", c.episode_requests);
-  c.observation = ParseObservation(root.MaybeChild("observation"));
-  if (auto learner = root.MaybeChild("learner")) c.learner = ParseLearnerSettings(*learner);
-  if (overrides.iterations) {
-    if (*overrides.iterations <= 0) {
-      ThrowConfigError("--iterations: expected an iteration count > 0, got {}", *overrides.iterations);
-    }
-    c.learner.iterations = *overrides.iterations;
-  }
-  c.learner.Validate();
-  if (auto validation = root.MaybeChild("validation")) {
-    validation->CheckKeys({"workload", "seeds", "requests"});
-    c.validation_workload = validation->MaybeChild("workload");
-    if (auto seeds = validation->MaybeChild("seeds")) {
-      seeds->ExpectSequence("validation seeds");
-      if (seeds->size() == 0) seeds->Fail("expected at least one validation seed");
-      c.validation_seeds.clear();
-      for (size_t i = 0; i < seeds->size(); ++i) {
-        const int64_t s = seeds->Element(i).AsInt();
-        if (s < 0) seeds->Element(i).Fail(fmt::format("expected a seed >= 0, got {}", s));
-        c.validation_seeds.push_back(static_cast<uint64_t>(s));
-      }
-    }
-    c.validation_requests = validation->GetPositiveInt("requests", c.validation_requests);
-  }
-  // Validate everything the run will build, before anything runs.
-  const Scenario scenario = LoadTrainScenario(c);
-  if (c.training_workload) MakeWorkloadGenerator(*c.training_workload, config_dir);
-  if (c.validation_workload) MakeWorkloadGenerator(*c.validation_workload, config_dir);
-
-  YAML::Node resolved = YAML::Clone(root.yaml());
-  resolved["name"] = c.name;
-  resolved["seed"] = fmt::format("{}", c.seed);
-  resolved["scenario"] = c.scenario_path.empty() ? std::string("experiments/scenarios/paper_4gpu.yaml")
-                                                 : PortableDataPath(c.scenario_path);
-  resolved["episode_requests"] = fmt::format("{}", c.episode_requests);
-  YAML::Node observation;
-  observation["encoding"] = ToString(c.observation.encoding);
-  observation["in_flight_scale"] = Num(c.observation.in_flight_scale);
-  observation["rate_scale_rps"] = Num(c.observation.rate_scale_rps);
-  resolved["observation"] = observation;
-  resolved["learner"] = YAML::Load(LearnerSettingsToYaml(c.learner));
-  YAML::Node validation = resolved["validation"];
-  YAML::Node seeds(YAML::NodeType::Sequence);
-  for (uint64_t s : c.validation_seeds) seeds.push_back(fmt::format("{}", s));
-  validation["seeds"] = seeds;
-  validation["requests"] = fmt::format("{}", c.validation_requests);
-  resolved["validation"] = validation;
-  c.resolved = resolved;
-  return c;
-}
-
-Scenario LoadTrainScenario(const TrainConfig& config) {
-  ScenarioOverrides overrides = config.scenario_overrides;
-  overrides.seed = config.seed;
-  return LoadScenario(config.scenario_path, overrides);
-}
-
 TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) {
   const auto log = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
   const fs::path out(options.out_dir);
   const std::string config_dir = fs::path(config.source).parent_path().string();
-  const Scenario scenario = LoadTrainScenario(config);
-  std::shared_ptr<const WorkloadGenerator> training =
-      config.training_workload ? std::shared_ptr<const WorkloadGenerator>(
-                                     MakeWorkloadGenerator(*config.training_workload, config_dir))
-                               : scenario.workload;
+  const TrainEnvironmentParts parts = MakeTrainEnvironmentParts(config);
+  const Scenario& scenario = *parts.scenario;
+  const std::shared_ptr<const WorkloadGenerator>& training = parts.training_workload;
   std::shared_ptr<const WorkloadGenerator> validation_generator =
       config.validation_workload ? std::shared_ptr<const WorkloadGenerator>(
                                        MakeWorkloadGenerator(*config.validation_workload, config_dir))
                                  : training;
-  RoutingEnvSettings env_settings;
-  env_settings.observation = config.observation;
-  env_settings.episode_requests = config.episode_requests;
-  RoutingEnvironment env(scenario, training, env_settings);
+  RoutingEnvironment env(scenario, training, parts.settings);
   const ObservationSpec spec = env.observation_spec();
 
   // The fixed validation workloads, generated once.

@@ -25,12 +25,15 @@
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "agent/env/routing_env.h"
 #include "agent/learn/learner_settings.h"
 #include "router/core/observation.h"
+#include "router/policy/weights_format.h"
 #include "scenario/scenario.h"
 
 namespace bestserve {
@@ -54,6 +57,9 @@ struct TrainConfig {
 struct TrainOverrides {
   std::optional<uint64_t> seed;
   std::optional<int64_t> iterations;
+  // Generic overrides of the training config's keys: (dotted key path, YAML value), applied in
+  // order before parsing, e.g. {"episode_requests", "500"}, {"set", "{deadline.reward: soft}"}.
+  std::vector<std::pair<std::string, std::string>> set_values;
 };
 
 // Parses and validates a training config (and the scenario it names). ConfigError on bad input.
@@ -85,5 +91,19 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options);
 // Builds the scenario, environment settings and validation routine a config describes
 // (exposed for tests and for `evaluate`).
 Scenario LoadTrainScenario(const TrainConfig& config);
+
+// What the trainer's environment is built from (shared, so many environments can use them).
+struct TrainEnvironmentParts {
+  std::shared_ptr<const Scenario> scenario;
+  std::shared_ptr<const WorkloadGenerator> training_workload;  // the config's, else the scenario's
+  RoutingEnvSettings settings;
+};
+TrainEnvironmentParts MakeTrainEnvironmentParts(const TrainConfig& config);
+
+// `weights` with the metadata a router needs to use it as trained (router/policy_metadata.h:
+// observation spec, task and model names, rate estimator) plus the run name, scenario and
+// reward kind. The trainer writes its policies through it; so does the Python package.
+PolicyWeights WithRoutingMetadata(PolicyWeights weights, const Scenario& scenario,
+                                  const ObservationSpec& spec, const std::string& run_name);
 
 }  // namespace bestserve
