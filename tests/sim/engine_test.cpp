@@ -2,9 +2,11 @@
 // serving invariants over every combination of its mechanisms inside the simulator.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <map>
 
 #include "sim/instance_scheduler.h"
+#include "sim/metrics.h"
 #include "sim/parametric_profile.h"
 #include "tests/sim/sim_fixtures.h"
 
@@ -291,6 +293,55 @@ TEST_CASE("the vllm engine's settings are checked against each other", "[sim][en
   CHECK_THROWS_WITH(parse("{kind: tgi}"), Catch::Contains("unknown engine 'tgi'; valid: paper, vllm"));
   CHECK_THROWS_WITH(parse("{kind: vllm, kv_capacity_tokens: 100, num_gpu_blocks: 3}"),
                     Catch::Contains("either kv_capacity_tokens or num_gpu_blocks"));
+}
+
+}  // namespace bestserve
+
+namespace bestserve {
+
+TEST_CASE("TTFT and TPOT are per-request facts and summary distributions", "[sim][metrics]") {
+  const ProfileSet profiles = CountingProfile(2048);
+  const ServingSystem system = ParseServingSystem(
+      ConfigNode::LoadString("gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0}]}]\n"
+                             "engine: {kind: vllm}",
+                             "metrics-system"),
+      profiles, {});
+  auto sim = testing::MakeSim(system);
+  // Far apart, so each runs alone: TTFT = 1 + prompt ms, TPOT = 7 ms; one-token output has none.
+  Workload w;
+  const int prompts[] = {100, 300, 50};
+  const int outputs[] = {5, 1, 3};
+  for (int i = 0; i < 3; ++i) {
+    Request r;
+    r.id = i;
+    r.arrival_s = 10.0 * i;
+    r.prompt_tokens = prompts[i];
+    r.output_tokens = outputs[i];
+    r.deadline_s = 100.0;
+    w.push_back(r);
+  }
+  testing::RunAll(*sim, w);
+  const auto& records = sim->records();
+  CHECK(TimeToFirstToken(records[0]) == Approx(0.101));
+  CHECK(TimePerOutputToken(records[0]) == Approx(0.007));
+  CHECK(std::isnan(TimePerOutputToken(records[1])));
+  TaskTable tasks = TaskTable::Parse(ConfigNode::LoadString(
+      "models: [m]\ntasks: [{name: t, prompt_tokens: {kind: uniform, min: 1, max: 2}, "
+      "output_tokens: {kind: uniform, min: 1, max: 2}, quality: [1.0]}]",
+      "tasks"));
+  const Summary summary = Summarize(*sim, tasks, MetricsOptions{});
+  CHECK(summary.ttft_s.count == 3);
+  CHECK(summary.ttft_s.mean == Approx((0.101 + 0.301 + 0.051) / 3));
+  CHECK(summary.ttft_s.p50 == Approx(0.101));
+  CHECK(summary.tpot_s.count == 2);
+  CHECK(summary.tpot_s.mean == Approx(0.007));
+  const std::string log = FormatRequestLog(*sim, tasks);
+  CHECK(log.find(",ttft_s,tpot_s\n") != std::string::npos);
+  const std::string json = FormatSummaryJson(summary);
+  INFO(json);
+  CHECK(json.find("\"ttft_s\"") != std::string::npos);
+  CHECK(json.find("\"tpot_s\"") != std::string::npos);
+  CHECK(json.find("\"preemptions\"") != std::string::npos);
 }
 
 }  // namespace bestserve
