@@ -20,7 +20,13 @@ struct DistServeImportOptions {
   std::string gpu_name = "NVIDIA A100-SXM4-80GB";
   double gpu_memory_gib = 80.0;
   std::string engine = "vLLM";  // what DistServe measured under
-  std::string set_name;         // profile set name (default: distserve-<gpu tag>)
+  std::string set_name;         // profile set name (default: distserve-a100)
+  // Serving overheads beyond DistServe's GPU-time fit (sim/latency_profile.h); when set, the
+  // provenance says they were calibrated and how (`overhead_note`).
+  double iteration_overhead_ms = 0.0;
+  double request_overhead_ms = 0.0;
+  double sequence_overhead_ms = 0.0;
+  std::string overhead_note;
 };
 
 // The profile set YAML. Throws ConfigError naming the file and key path on a malformed file,

@@ -61,7 +61,8 @@ void ParseTables(const ConfigNode& node, ModelProfile& m);
 ModelProfile ParseModel(const std::string& name, const ConfigNode& node) {
   node.CheckKeys({"parameters", "weight_bytes", "kv_bytes_per_token", "activation_reserve_bytes",
                   "max_batch_size", "max_context_tokens", "decode_step_ms", "prefill_ms", "notes",
-                  "latency_model", "distserve", "iteration_overhead_ms", "request_overhead_ms"});
+                  "latency_model", "distserve", "iteration_overhead_ms", "request_overhead_ms",
+                  "sequence_overhead_ms"});
   ModelProfile m;
   m.name = name;
   m.parameters = node.GetNonNegativeDouble("parameters", 0.0);
@@ -72,6 +73,7 @@ ModelProfile ParseModel(const std::string& name, const ConfigNode& node) {
   m.max_context_tokens = static_cast<int32_t>(node.GetPositiveInt("max_context_tokens", 2048));
   m.iteration_overhead_ms = node.GetNonNegativeDouble("iteration_overhead_ms", 0.0);
   m.request_overhead_ms = node.GetNonNegativeDouble("request_overhead_ms", 0.0);
+  m.sequence_overhead_ms = node.GetNonNegativeDouble("sequence_overhead_ms", 0.0);
   if (node.GetString("latency_model", "table") == "table") ParseTables(node, m);
   return m;
 }
@@ -169,7 +171,10 @@ double LatencyProfile::IterationSeconds(const IterationShape& shape) const {
   const double ms = DoIterationMs(shape, &out_of_range);
   if (out_of_range) OnOutOfRange("iteration", static_cast<double>(shape.decode_seqs));
   const ModelProfile& m = model();
-  return (ms + m.iteration_overhead_ms + m.request_overhead_ms * shape.first_tokens) * 1e-3;
+  const auto sequences = static_cast<double>(shape.decode_seqs) + static_cast<double>(shape.prefills.size());
+  return (ms + m.iteration_overhead_ms + m.request_overhead_ms * shape.first_tokens +
+          m.sequence_overhead_ms * sequences) *
+         1e-3;
 }
 
 double LatencyProfile::DoIterationMs(const IterationShape& shape, bool* out_of_range) const {

@@ -18,6 +18,8 @@
 //   | iteration_overhead_ms     | fixed serving cost added to every iteration (default 0)      |
 //   | request_overhead_ms       | fixed cost per request, added to the iteration that produces |
 //   |                           | its first token (default 0)                                  |
+//   | sequence_overhead_ms      | cost per sequence in each iteration (vLLM v0's Python work:  |
+//   |                           | input preparation, sampling, detokenizing; default 0)        |
 //
 // plus the GPU (name, memory_gib), an `extrapolation` rule and `provenance` saying whether the
 // numbers were measured (GPU, software, command, date) or derived (from which public figures,
@@ -86,6 +88,7 @@ struct ModelProfile {
   Table1D prefill_ms;      // x: prompt tokens processed in the iteration
   double iteration_overhead_ms = 0.0;
   double request_overhead_ms = 0.0;
+  double sequence_overhead_ms = 0.0;
 };
 
 // What one iteration of the vLLM engine (sim/instance_scheduler.h) computes, sequence by
@@ -120,7 +123,7 @@ class LatencyProfile {
   double PrefillSeconds(int64_t prompt_tokens) const;
 
   // Seconds for one iteration of the vLLM engine, overheads included: iteration_overhead_ms
-  // once and request_overhead_ms per first token. Precondition: some prefill or decode work.
+  // once, request_overhead_ms per first token and sequence_overhead_ms per sequence computed. Precondition: some prefill or decode work.
   double IterationSeconds(const IterationShape& shape) const;
 
   virtual const ModelProfile& model() const = 0;

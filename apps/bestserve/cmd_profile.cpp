@@ -168,6 +168,14 @@ void AddProfileCommand(CLI::App& app) {
       ->capture_default_str();
   import->add_option("--name", import_options->set_name, "Profile set name")
       ->capture_default_str();
+  import->add_option("--iteration-overhead-ms", import_options->iteration_overhead_ms,
+                     "Serving cost per iteration beyond the fit (ours, written to provenance)");
+  import->add_option("--request-overhead-ms", import_options->request_overhead_ms,
+                     "Serving cost per request at its first token beyond the fit");
+  import->add_option("--sequence-overhead-ms", import_options->sequence_overhead_ms,
+                     "Serving cost per sequence in each iteration beyond the fit");
+  import->add_option("--overhead-note", import_options->overhead_note,
+                     "How the overheads were calibrated (goes into the provenance)");
   import->add_option("--out", *import_out, "Folder to write profile.yaml into")->required();
   import->callback([import_options, import_out] { RunImport(*import_options, *import_out); });
 }

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   bestserve::app::AddWorkloadCommand(app);
   bestserve::app::AddSweepCommand(app);
   bestserve::app::AddProfileCommand(app);
+  bestserve::app::AddValidateCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
