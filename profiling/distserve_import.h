@@ -15,7 +15,7 @@ namespace bestserve::profiling {
 
 struct DistServeImportOptions {
   std::string json_path;
-  std::string model;        // bestserve name, e.g. opt-13b (the JSON says facebook/opt-13b)
+  std::string model;  // bestserve name, e.g. opt-13b (the JSON says facebook/opt-13b)
   int tensor_parallel = 1;
   std::string gpu_name = "NVIDIA A100-SXM4-80GB";
   double gpu_memory_gib = 80.0;

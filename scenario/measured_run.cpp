@@ -105,8 +105,8 @@ MeasuredRun ReadDistServeRun(const std::string& measured_path, const std::string
       ThrowConfigError(
           "{}: record {} (issued {}th) has lengths {}/{} but {} entry {} has {}/{}: not a "
           "measured/workload pair",
-          measured_path, rows[i].index, i + 1, m.prompt_tokens, m.output_tokens, workload_path,
-          i, prompt, output);
+          measured_path, rows[i].index, i + 1, m.prompt_tokens, m.output_tokens, workload_path, i,
+          prompt, output);
     }
     if (i > 0 && start < run.requests.back().arrival_s) {
       ThrowConfigError("{}: entry {}: start_time {} goes back in time", workload_path, i, start);
@@ -143,7 +143,8 @@ MeasuredRun ReadMeasuredCsv(const std::string& path) {
       try {
         size_t used = 0;
         const double v = std::stod(cells[column], &used);
-        if (used != cells[column].size() || !std::isfinite(v) || v < 0.0) throw std::invalid_argument("");
+        if (used != cells[column].size() || !std::isfinite(v) || v < 0.0)
+          throw std::invalid_argument("");
         return v;
       } catch (const std::exception&) {
         ThrowConfigError("{}:{}: column {} is '{}', expected a number >= 0", path, line_number,

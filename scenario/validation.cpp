@@ -12,7 +12,8 @@ namespace {
 std::string Cell(double v) { return std::isnan(v) ? std::string() : fmt::format("{}", v); }
 
 MetricComparison Compare(const std::vector<ValidationRow>& rows,
-                         double MeasuredRequest::*measured_field, double ValidationRow::*simulated) {
+                         double MeasuredRequest::*measured_field,
+                         double ValidationRow::*simulated) {
   std::vector<double> measured;
   std::vector<double> sim;
   double ape_sum = 0.0;
@@ -143,9 +144,10 @@ std::string FormatValidationJson(const ValidationResult& r) {
 }
 
 std::string FormatValidationMarkdown(const ValidationResult& r) {
-  std::string out = fmt::format("Scenario `{}` (engine `{}`) vs `{}`: {} requests ({} rejected "
-                                "by the simulator), simulated / measured.\n\n",
-                                r.scenario, r.engine, r.measured_source, r.rows.size(), r.rejected);
+  std::string out = fmt::format(
+      "Scenario `{}` (engine `{}`) vs `{}`: {} requests ({} rejected "
+      "by the simulator), simulated / measured.\n\n",
+      r.scenario, r.engine, r.measured_source, r.rows.size(), r.rejected);
   out += "| metric | mean | p50 | p90 | p99 | error of mean | per-request MAPE |\n";
   out += "|---|---|---|---|---|---|---|\n";
   auto row = [&out](const char* name, const MetricComparison& c, double scale, const char* unit) {

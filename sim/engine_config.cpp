@@ -36,7 +36,8 @@ EngineConfig ParseEngineConfig(const ConfigNode& node) {
   }
   c.block_size = static_cast<int32_t>(node.GetPositiveInt("block_size", c.block_size));
   c.max_num_seqs = static_cast<int32_t>(node.GetPositiveInt("max_num_seqs", c.max_num_seqs));
-  c.max_num_batched_tokens = node.GetPositiveInt("max_num_batched_tokens", c.max_num_batched_tokens);
+  c.max_num_batched_tokens =
+      node.GetPositiveInt("max_num_batched_tokens", c.max_num_batched_tokens);
   if (node.Has("kv_capacity_tokens") && node.Has("num_gpu_blocks")) {
     node.Child("num_gpu_blocks")
         .Fail("expected either kv_capacity_tokens or num_gpu_blocks, not both");
@@ -84,13 +85,14 @@ EngineConfig ParseEngineConfig(const ConfigNode& node) {
   }
   if (c.kind == EngineKind::kPaper) {
     // The paper engine has no blocks, token budget or preemption: reject keys it would ignore.
-    for (const char* key : {"block_size", "max_num_seqs", "max_num_batched_tokens",
-                            "kv_capacity_tokens", "num_gpu_blocks", "gpu_memory_utilization",
-                            "watermark", "scheduling", "preemption"}) {
+    for (const char* key :
+         {"block_size", "max_num_seqs", "max_num_batched_tokens", "kv_capacity_tokens",
+          "num_gpu_blocks", "gpu_memory_utilization", "watermark", "scheduling", "preemption"}) {
       if (node.Has(key)) {
-        node.Child(key).Fail(fmt::format("'{}' applies to `kind: vllm` only; the paper engine "
-                                         "takes over_context alone",
-                                         key));
+        node.Child(key).Fail(
+            fmt::format("'{}' applies to `kind: vllm` only; the paper engine "
+                        "takes over_context alone",
+                        key));
       }
     }
   }

@@ -191,9 +191,8 @@ const std::vector<TokenOutput>& InstanceScheduler::FinishIteration() {
     outputs_.push_back(out);
   }
   if (any_finished) {
-    std::erase_if(running_, [](const Sequence& s) {
-      return s.generated == s.request.output_tokens;
-    });
+    std::erase_if(running_,
+                  [](const Sequence& s) { return s.generated == s.request.output_tokens; });
   }
   work_.clear();
   BS_CHECK(free_blocks_ >= 0 && free_blocks_ <= total_blocks_);

@@ -29,7 +29,8 @@ void RunValidate(const ValidateFlags& f) {
   ScenarioOverrides overrides;
   for (const auto& item : f.set_values) {
     const auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0) ThrowConfigError("--set '{}': expected KEY.PATH=VALUE", item);
+    if (eq == std::string::npos || eq == 0)
+      ThrowConfigError("--set '{}': expected KEY.PATH=VALUE", item);
     overrides.set_values.emplace_back(item.substr(0, eq), item.substr(eq + 1));
   }
   const Scenario scenario = LoadScenario(f.config, overrides);
@@ -76,7 +77,8 @@ void AddValidateCommand(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--workload", f->workload, "DistServe workload .exp that was sent")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--format", f->format, "distserve or csv (docs/fidelity.md)")->capture_default_str();
+  cmd->add_option("--format", f->format, "distserve or csv (docs/fidelity.md)")
+      ->capture_default_str();
   cmd->add_option("--out", f->out, "Folder for requests.csv, summary.json, report.md");
   cmd->add_option("--ttft-slo-ms", f->ttft_slo_ms, "TTFT SLO")->capture_default_str();
   cmd->add_option("--tpot-slo-ms", f->tpot_slo_ms, "TPOT SLO")->capture_default_str();

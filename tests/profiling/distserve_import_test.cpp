@@ -1,13 +1,13 @@
 // `bestserve profile import`: DistServe's fitted model becomes a profile whose iteration times
 // are DistServe's formula, to the last bit, on sampled batches.
-#include <catch2/catch.hpp>
+#include "profiling/distserve_import.h"
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 
 #include "common/rng.h"
-#include "profiling/distserve_import.h"
 #include "sim/parametric_profile.h"
 
 namespace bestserve {
@@ -70,8 +70,8 @@ void CheckFormula(const std::string& json, int tp) {
       context_plus_one += static_cast<double>(cached + 1);
     }
     const char* regime = decode.decode_seqs < threshold ? "decoding_smallbs" : "decoding_largebs";
-    const double decode_ms = coef(regime, 0) + coef(regime, 1) * context_plus_one +
-                             coef(regime, 2) * decode.decode_seqs;
+    const double decode_ms =
+        coef(regime, 0) + coef(regime, 1) * context_plus_one + coef(regime, 2) * decode.decode_seqs;
     CHECK(profile->IterationSeconds(decode) == decode_ms * 1e-3);
   }
 }

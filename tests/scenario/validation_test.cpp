@@ -1,14 +1,14 @@
 // `bestserve validate`: the readers of measured runs (with errors that name file and record)
 // and, when ../shared is present, the calibrated fidelity scenario against vLLM's measurements.
-#include <catch2/catch.hpp>
+#include "scenario/validation.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 
 #include "common/files.h"
-#include "scenario/validation.h"
 
 namespace bestserve {
 namespace {
@@ -25,7 +25,8 @@ std::string TempFile(const std::string& name, const std::string& text) {
 
 std::optional<fs::path> SharedFidelity() {
   const char* env = std::getenv("BESTSERVE_SHARED_DIR");
-  const fs::path dir = fs::path(env != nullptr ? env : "../shared") / "fidelity/distserve-opt13b-a100";
+  const fs::path dir =
+      fs::path(env != nullptr ? env : "../shared") / "fidelity/distserve-opt13b-a100";
   if (!fs::exists(dir / "measured/vllm-100-1.exp")) {
     WARN("skipped: no measured vLLM runs at " << dir.string() << " (set BESTSERVE_SHARED_DIR)");
     return std::nullopt;
@@ -46,7 +47,8 @@ const std::string kWorkload =
 
 TEST_CASE("DistServe's measured and workload files are read and paired by issue time",
           "[scenario][validate]") {
-  const MeasuredRun run = ReadDistServeRun(TempFile("m.exp", kMeasured), TempFile("w.exp", kWorkload));
+  const MeasuredRun run =
+      ReadDistServeRun(TempFile("m.exp", kMeasured), TempFile("w.exp", kWorkload));
   REQUIRE(run.requests.size() == 2);
   CHECK(run.requests[0].prompt_tokens == 7);
   CHECK(run.requests[0].arrival_s == 0.0);
@@ -74,15 +76,20 @@ TEST_CASE("malformed or mismatched measured runs fail naming the file and the re
   other.replace(other.find("\"prompt_len\": 5"), 15, "\"prompt_len\": 6");
   CHECK_THROWS_WITH(ReadDistServeRun(TempFile("m.exp", kMeasured), TempFile("other.exp", other)),
                     Catch::Contains("m.exp: record 0 (issued 2th) has lengths 5/3 but"));
-  CHECK_THROWS_WITH(ReadDistServeRun(TempFile("m.exp", kMeasured),
-                                     TempFile("short.exp", R"([{"prompt_len": 7, "output_len": 1, "start_time": 0.0}])")),
-                    Catch::Contains("has 2 requests but"));
-  CHECK_THROWS_WITH(ReadMeasuredCsv(TempFile("bad.csv",
-                                             "arrival_s,prompt_tokens,output_tokens,ttft_s,tpot_s,e2e_s\n"
-                                             "0,10,2,0.1,0.02,0.12\n0.5,10,x,0.1,0.02,0.12\n")),
-                    Catch::Contains("bad.csv:3: column 3 is 'x', expected a number >= 0"));
-  const MeasuredRun csv = ReadMeasuredCsv(TempFile(
-      "good.csv", "arrival_s,prompt_tokens,output_tokens,ttft_s,tpot_s,e2e_s\n3,10,1,0.1,,0.1\n4,8,2,0.1,0.02,0.12\n"));
+  CHECK_THROWS_WITH(
+      ReadDistServeRun(
+          TempFile("m.exp", kMeasured),
+          TempFile("short.exp", R"([{"prompt_len": 7, "output_len": 1, "start_time": 0.0}])")),
+      Catch::Contains("has 2 requests but"));
+  CHECK_THROWS_WITH(
+      ReadMeasuredCsv(TempFile("bad.csv",
+                               "arrival_s,prompt_tokens,output_tokens,ttft_s,tpot_s,e2e_s\n"
+                               "0,10,2,0.1,0.02,0.12\n0.5,10,x,0.1,0.02,0.12\n")),
+      Catch::Contains("bad.csv:3: column 3 is 'x', expected a number >= 0"));
+  const MeasuredRun csv =
+      ReadMeasuredCsv(TempFile("good.csv",
+                               "arrival_s,prompt_tokens,output_tokens,ttft_s,tpot_s,e2e_s\n3,10,1,"
+                               "0.1,,0.1\n4,8,2,0.1,0.02,0.12\n"));
   REQUIRE(csv.requests.size() == 2);
   CHECK(csv.requests[1].arrival_s == 1.0);
   CHECK(std::isnan(csv.requests[0].tpot_s));

@@ -1,7 +1,6 @@
 // The vLLM engine of one instance (sim/instance_scheduler.h) on small closed cases, and the
 // serving invariants over every combination of its mechanisms inside the simulator.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <map>
 
@@ -105,8 +104,7 @@ TEST_CASE("max_num_seqs caps the running batch; the next request waits for a fin
   CHECK(it.outputs[0].id == 2);
 }
 
-TEST_CASE("max_num_batched_tokens splits prompts over prefills, or chunks them",
-          "[sim][engine]") {
+TEST_CASE("max_num_batched_tokens splits prompts over prefills, or chunks them", "[sim][engine]") {
   const ProfileSet profiles = CountingProfile();
   SECTION("prefill-first: prompts that together exceed the budget go one iteration each") {
     InstanceScheduler engine(Vllm(16, 16000, 256, 1024), 16000, *profiles.models[0]);
@@ -144,8 +142,7 @@ TEST_CASE("max_num_batched_tokens splits prompts over prefills, or chunks them",
   }
 }
 
-TEST_CASE("KV blocks run out: the youngest sequence is preempted and recomputed",
-          "[sim][engine]") {
+TEST_CASE("KV blocks run out: the youngest sequence is preempted and recomputed", "[sim][engine]") {
   const ProfileSet profiles = CountingProfile();
   // 4 blocks of 4 tokens. Two prompts of 4 take one block each; their contexts grow to 9
   // tokens, needing 3 blocks each: 6 > 4, so someone must give way.
@@ -198,7 +195,8 @@ TEST_CASE("the watermark keeps free blocks back from admission", "[sim][engine]"
   CHECK(engine.waiting() == 1);
 }
 
-TEST_CASE("every engine combination serves each request exactly once", "[sim][engine][invariants]") {
+TEST_CASE("every engine combination serves each request exactly once",
+          "[sim][engine][invariants]") {
   Rng rng(20261202);
   for (int trial = 0; trial < 24; ++trial) {
     const bool chunked = trial % 2 == 1;
@@ -206,7 +204,8 @@ TEST_CASE("every engine combination serves each request exactly once", "[sim][en
     const int max_seqs = (trial / 4) % 3 == 0 ? 2 : 64;
     const int window = 512;
     const ProfileSet profiles = CountingProfile(window);
-    const std::string yaml = fmt::format(R"(
+    const std::string yaml = fmt::format(
+        R"(
 gpu_groups:
   - count: 2
     instances: [{{model: m, memory_fraction: 1.0}}]
@@ -219,12 +218,10 @@ engine:
   scheduling: {scheduling}
   over_context: {over}
 )",
-                                         fmt::arg("block", 1 + rng.UniformIndex(16)),
-                                         fmt::arg("seqs", max_seqs),
-                                         fmt::arg("batched", chunked ? 256 : 512),
-                                         fmt::arg("kv", tight_kv ? 600 : 100000),
-                                         fmt::arg("scheduling", chunked ? "chunked_prefill" : "prefill_first"),
-                                         fmt::arg("over", trial % 3 == 0 ? "truncate" : "reject"));
+        fmt::arg("block", 1 + rng.UniformIndex(16)), fmt::arg("seqs", max_seqs),
+        fmt::arg("batched", chunked ? 256 : 512), fmt::arg("kv", tight_kv ? 600 : 100000),
+        fmt::arg("scheduling", chunked ? "chunked_prefill" : "prefill_first"),
+        fmt::arg("over", trial % 3 == 0 ? "truncate" : "reject"));
     const ServingSystem system =
         ParseServingSystem(ConfigNode::LoadString(yaml, "engine-system"), profiles, {});
     auto sim = testing::MakeSim(system);
@@ -276,9 +273,11 @@ TEST_CASE("the vllm engine's settings are checked against each other", "[sim][en
   const ProfileSet profiles = CountingProfile(2048);
   auto parse = [&](const std::string& engine) {
     return ParseServingSystem(
-        ConfigNode::LoadString("gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0}]}]\n"
-                               "engine: " + engine,
-                               "engine-config"),
+        ConfigNode::LoadString(
+            "gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0}]}]\n"
+            "engine: " +
+                engine,
+            "engine-config"),
         profiles, {});
   };
   CHECK(parse("{kind: vllm, num_gpu_blocks: 10}").instances[0].kv_capacity_tokens == 160);
@@ -290,7 +289,8 @@ TEST_CASE("the vllm engine's settings are checked against each other", "[sim][en
   CHECK_NOTHROW(parse("{kind: vllm, max_num_batched_tokens: 1024, scheduling: chunked_prefill}"));
   CHECK_THROWS_WITH(parse("{kind: paper, block_size: 16}"),
                     Catch::Contains("'block_size' applies to `kind: vllm` only"));
-  CHECK_THROWS_WITH(parse("{kind: tgi}"), Catch::Contains("unknown engine 'tgi'; valid: paper, vllm"));
+  CHECK_THROWS_WITH(parse("{kind: tgi}"),
+                    Catch::Contains("unknown engine 'tgi'; valid: paper, vllm"));
   CHECK_THROWS_WITH(parse("{kind: vllm, kv_capacity_tokens: 100, num_gpu_blocks: 3}"),
                     Catch::Contains("either kv_capacity_tokens or num_gpu_blocks"));
 }
@@ -302,9 +302,10 @@ namespace bestserve {
 TEST_CASE("TTFT and TPOT are per-request facts and summary distributions", "[sim][metrics]") {
   const ProfileSet profiles = CountingProfile(2048);
   const ServingSystem system = ParseServingSystem(
-      ConfigNode::LoadString("gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0}]}]\n"
-                             "engine: {kind: vllm}",
-                             "metrics-system"),
+      ConfigNode::LoadString(
+          "gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0}]}]\n"
+          "engine: {kind: vllm}",
+          "metrics-system"),
       profiles, {});
   auto sim = testing::MakeSim(system);
   // Far apart, so each runs alone: TTFT = 1 + prompt ms, TPOT = 7 ms; one-token output has none.
