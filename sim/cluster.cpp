@@ -53,6 +53,10 @@ ServingSystem DedicatedSystem(const ServingSystem& base, ModelId model, double m
     inst.memory_fraction = memory_fraction;
     inst.kv_capacity_tokens = static_cast<int64_t>(std::floor(kv_bytes / profile.kv_bytes_per_token));
     inst.max_batch_size = profile.max_batch_size;
+    if (system.engine.kind == EngineKind::kVllm) {
+      inst.max_batch_size = system.engine.max_num_seqs;
+      if (system.engine.ExplicitKvTokens() > 0) inst.kv_capacity_tokens = system.engine.ExplicitKvTokens();
+    }
     system.instances.push_back(inst);
   }
   return system;
@@ -61,11 +65,13 @@ ServingSystem DedicatedSystem(const ServingSystem& base, ModelId model, double m
 ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& profiles,
                                  const std::vector<std::string>& model_order) {
   section.CheckKeys({"gpu_groups", "interference_factor", "load_balancer", "queueing",
-                     "max_prefill_tokens"});
+                     "max_prefill_tokens", "engine"});
   ServingSystem system;
   system.gpu_memory_bytes = profiles.gpu_memory_bytes;
   system.interference_factor = section.GetNonNegativeDouble("interference_factor", 0.0);
   system.max_prefill_tokens = GetIntIn(section, "max_prefill_tokens", 1, std::numeric_limits<int32_t>::max(), 4096);
+  if (const auto engine = section.MaybeChild("engine")) system.engine = ParseEngineConfig(*engine);
+  const bool vllm = system.engine.kind == EngineKind::kVllm;
 
   const std::string lb = section.GetString("load_balancer", "smallest_batch");
   if (lb == "smallest_batch") {
@@ -88,6 +94,10 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
   } else {
     section.Child("queueing")
         .Fail(fmt::format("unknown queueing '{}'; valid: per_replica, shared", queueing));
+  }
+  if (vllm && system.queueing != Queueing::kPerReplica) {
+    section.Child("queueing")
+        .Fail("the vllm engine keeps its own waiting queue; expected `queueing: per_replica`");
   }
 
   // First pass: which models are placed, to fix the action order.
@@ -169,15 +179,18 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
     for (int64_t c = 0; c < group.count; ++c, ++gpu) {
       for (const auto& p : group.placements) {
         const ModelProfile& model = profiles.Find(p.model)->model();
-        const double bytes = p.fraction * system.gpu_memory_bytes;
+        const double fraction = vllm && system.engine.gpu_memory_utilization > 0.0
+                                    ? system.engine.gpu_memory_utilization
+                                    : p.fraction;
+        const double bytes = fraction * system.gpu_memory_bytes;
         const double kv_bytes = bytes - model.weight_bytes - model.activation_reserve_bytes;
         const double one_request = model.kv_bytes_per_token;  // at least one token must fit
-        if (kv_bytes < one_request) {
+        if (kv_bytes < one_request && !(vllm && system.engine.ExplicitKvTokens() > 0)) {
           p.node.Child("memory_fraction")
               .Fail(fmt::format(
                   "{} of {:.1f} GiB is {:.2f} GiB, but '{}' needs {:.2f} GiB for weights and "
                   "activations before any KV cache",
-                  p.fraction, system.gpu_memory_bytes / (1 << 30), bytes / (1 << 30), p.model,
+                  fraction, system.gpu_memory_bytes / (1 << 30), bytes / (1 << 30), p.model,
                   (model.weight_bytes + model.activation_reserve_bytes) / (1 << 30)));
         }
         InstanceSpec inst;
@@ -186,7 +199,25 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
         inst.memory_fraction = p.fraction;
         inst.kv_capacity_tokens = static_cast<int64_t>(std::floor(kv_bytes / model.kv_bytes_per_token));
         inst.max_batch_size = static_cast<int32_t>(p.max_batch > 0 ? p.max_batch : model.max_batch_size);
-        if (inst.max_batch_size > model.max_batch_size) {
+        if (vllm) {
+          // The engine's own limits replace the paper's per-instance batch cap.
+          if (system.engine.ExplicitKvTokens() > 0) {
+            inst.kv_capacity_tokens = system.engine.ExplicitKvTokens();
+          }
+          if (p.node.Has("max_batch_size")) {
+            p.node.Child("max_batch_size")
+                .Fail("the vllm engine takes max_num_seqs under cluster.engine instead");
+          }
+          inst.max_batch_size = system.engine.max_num_seqs;
+          if (system.engine.scheduling == SchedulingPolicy::kPrefillFirst &&
+              system.engine.max_num_batched_tokens < model.max_context_tokens) {
+            // vLLM refuses this too: a prompt near the window could never be scheduled.
+            section.Child("engine").Fail(fmt::format(
+                "max_num_batched_tokens {} is smaller than the context window {} of '{}'; "
+                "raise it or use `scheduling: chunked_prefill`",
+                system.engine.max_num_batched_tokens, model.max_context_tokens, p.model));
+          }
+        } else if (inst.max_batch_size > model.max_batch_size) {
           p.node.Child("max_batch_size")
               .Fail(fmt::format("expected at most the profile's max_batch_size {} for '{}', got {}",
                                 model.max_batch_size, p.model, inst.max_batch_size));

@@ -15,12 +15,16 @@
 //   |                      |   shared (one FIFO per model; the first replica with room   |               |
 //   |                      |   takes the head: M/M/c when batches hold one request)      |               |
 //   | max_prefill_tokens   | most prompt tokens admitted into one prefill iteration     | 4096          |
+//   |                      |   (paper engine; the vllm engine has max_num_batched_tokens)|               |
+//   | engine               | how each instance schedules iterations (sim/engine_config.h)| kind: paper   |
 //
 // Memory: an instance with memory fraction f on a GPU of M bytes has f*M bytes. Weights and
 // the activation reserve come first; what is left, divided by the model's KV bytes per token,
 // is the instance's KV capacity in tokens. A request reserves prompt + output tokens of KV when
 // admitted (no preemption; vLLM instead grows the reservation block by block and preempts on
-// overflow, which this conservative rule never needs). Interference default 0: the paper does
+// overflow, which this conservative rule never needs). `engine: {kind: vllm}` models that instead
+// (sim/instance_scheduler.h); its KV capacity may also be given in tokens or blocks, or from
+// gpu_memory_utilization in place of memory_fraction. Interference default 0: the paper does
 // not say whether co-located models slow each other; the factor lets that be studied.
 #pragma once
 
@@ -30,6 +34,7 @@
 
 #include "common/config.h"
 #include "common/request.h"
+#include "sim/engine_config.h"
 #include "sim/latency_profile.h"
 
 namespace bestserve {
@@ -58,6 +63,7 @@ struct ServingSystem {
   LoadBalancer load_balancer = LoadBalancer::kSmallestBatch;
   Queueing queueing = Queueing::kPerReplica;
   int64_t max_prefill_tokens = 4096;
+  EngineConfig engine;
 
   // Replica indices of a model, ascending.
   std::vector<int32_t> ReplicasOf(ModelId model) const;

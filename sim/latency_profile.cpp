@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "sim/parametric_profile.h"
 
 namespace bestserve {
 namespace {
@@ -55,9 +56,14 @@ std::vector<double> ParseLatencies(const ConfigNode& node, size_t expected, cons
   return values;
 }
 
+// The tables of a `latency_model: table` profile.
+void ParseTables(const ConfigNode& node, ModelProfile& m);
+
 ModelProfile ParseModel(const std::string& name, const ConfigNode& node) {
   node.CheckKeys({"parameters", "weight_bytes", "kv_bytes_per_token", "activation_reserve_bytes",
-                  "max_batch_size", "max_context_tokens", "decode_step_ms", "prefill_ms", "notes"});
+                  "max_batch_size", "max_context_tokens", "decode_step_ms", "prefill_ms", "notes",
+                  "latency_model", "distserve", "iteration_overhead_ms", "request_overhead_ms",
+                  "sequence_overhead_ms"});
   ModelProfile m;
   m.name = name;
   m.parameters = node.GetNonNegativeDouble("parameters", 0.0);
@@ -66,7 +72,17 @@ ModelProfile ParseModel(const std::string& name, const ConfigNode& node) {
   m.activation_reserve_bytes = node.GetNonNegativeDouble("activation_reserve_bytes", 0.0);
   m.max_batch_size = static_cast<int32_t>(node.GetPositiveInt("max_batch_size", 256));
   m.max_context_tokens = static_cast<int32_t>(node.GetPositiveInt("max_context_tokens", 2048));
+  m.iteration_overhead_ms = node.GetNonNegativeDouble("iteration_overhead_ms", 0.0);
+  m.request_overhead_ms = node.GetNonNegativeDouble("request_overhead_ms", 0.0);
+  m.sequence_overhead_ms = node.GetNonNegativeDouble("sequence_overhead_ms", 0.0);
+  if (node.GetString("latency_model", "table") == "table") ParseTables(node, m);
+  return m;
+}
 
+void ParseTables(const ConfigNode& node, ModelProfile& m) {
+  if (node.Has("distserve")) {
+    node.Child("distserve").Fail("'distserve' coefficients need `latency_model: distserve`");
+  }
   const ConfigNode decode = node.Child("decode_step_ms");
   decode.CheckKeys({"batch_sizes", "context_tokens", "values"});
   std::vector<double> batches = ParseIncreasing(decode.Child("batch_sizes"), "batch_sizes", 1.0);
@@ -95,7 +111,6 @@ ModelProfile ParseModel(const std::string& name, const ConfigNode& node) {
   std::vector<double> tokens = ParseIncreasing(prefill.Child("tokens"), "tokens", 1.0);
   std::vector<double> latencies = ParseLatencies(prefill.Child("values"), tokens.size(), "values");
   m.prefill_ms = Table1D(std::move(tokens), std::move(latencies));
-  return m;
 }
 
 }  // namespace
@@ -151,6 +166,29 @@ double LatencyProfile::PrefillSeconds(int64_t prompt_tokens) const {
   return ms * 1e-3;
 }
 
+double LatencyProfile::IterationSeconds(const IterationShape& shape) const {
+  BS_CHECK(!shape.prefills.empty() || shape.decode_seqs > 0);
+  bool out_of_range = false;
+  const double ms = DoIterationMs(shape, &out_of_range);
+  if (out_of_range) OnOutOfRange("iteration", static_cast<double>(shape.decode_seqs));
+  const ModelProfile& m = model();
+  const auto sequences = static_cast<double>(shape.decode_seqs) + static_cast<double>(shape.prefills.size());
+  return (ms + m.iteration_overhead_ms + m.request_overhead_ms * shape.first_tokens +
+          m.sequence_overhead_ms * sequences) *
+         1e-3;
+}
+
+double LatencyProfile::DoIterationMs(const IterationShape& shape, bool* out_of_range) const {
+  if (shape.prefills.empty()) {
+    const double mean_context =
+        static_cast<double>(shape.decode_cached_tokens + shape.decode_seqs) / shape.decode_seqs;
+    return DoDecodeStepMs(shape.decode_seqs, mean_context, out_of_range);
+  }
+  int64_t tokens = shape.decode_seqs;
+  for (const PrefillChunk& chunk : shape.prefills) tokens += chunk.new_tokens;
+  return DoPrefillMs(tokens, out_of_range);
+}
+
 void LatencyProfile::OnOutOfRange(const char* table, double value) const {
   if (extrapolation() == ExtrapolationRule::kError) {
     throw Error(fmt::format(
@@ -191,8 +229,12 @@ ProfileSet ProfileSet::Parse(const ConfigNode& root) {
   provenance.ExpectMap("provenance fields");
   const ConfigNode kind = provenance.Child("kind");
   set.provenance_kind = kind.AsString();
-  if (set.provenance_kind != "measured" && set.provenance_kind != "derived") {
-    kind.Fail(fmt::format("expected 'measured' or 'derived', got '{}'", set.provenance_kind));
+  // fitted: a model fitted by someone else to their measurements (e.g. DistServe's), neither
+  // measured by us nor derived from public figures.
+  if (set.provenance_kind != "measured" && set.provenance_kind != "derived" &&
+      set.provenance_kind != "fitted") {
+    kind.Fail(fmt::format("expected 'measured', 'derived' or 'fitted', got '{}'",
+                          set.provenance_kind));
   }
   if (set.provenance_kind == "measured") {
     for (const char* key : {"gpu", "software", "command", "date"}) provenance.Child(key);
@@ -203,8 +245,18 @@ ProfileSet ProfileSet::Parse(const ConfigNode& root) {
   const ConfigNode models = root.Child("models");
   models.ExpectMap("models");
   for (const auto& name : models.Keys()) {
-    set.models.push_back(
-        std::make_shared<TableLatencyProfile>(ParseModel(name, models.Child(name)), set.extrapolation));
+    const ConfigNode model = models.Child(name);
+    const std::string latency_model = model.GetString("latency_model", "table");
+    if (latency_model == "table") {
+      set.models.push_back(
+          std::make_shared<TableLatencyProfile>(ParseModel(name, model), set.extrapolation));
+    } else if (latency_model == "distserve") {
+      set.models.push_back(std::make_shared<DistServeLatencyProfile>(
+          ParseModel(name, model), ParseDistServeCoefficients(model.Child("distserve"))));
+    } else {
+      model.Child("latency_model")
+          .Fail(fmt::format("unknown latency model '{}'; valid: table, distserve", latency_model));
+    }
   }
   if (set.models.empty()) models.Fail("expected at least one model");
   return set;

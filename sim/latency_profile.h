@@ -13,6 +13,13 @@
 //   | max_context_tokens        | prompt + output limit of the model (OPT: 2048)               |
 //   | decode_step_ms            | table: batch_sizes x context_tokens -> ms per decode step    |
 //   | prefill_ms                | table: tokens (prompt tokens in the iteration) -> ms         |
+//   | latency_model             | table (default: the two tables above) or distserve (a fitted |
+//   |                           | formula, sim/parametric_profile.h; the tables are then absent)|
+//   | iteration_overhead_ms     | fixed serving cost added to every iteration (default 0)      |
+//   | request_overhead_ms       | fixed cost per request, added to the iteration that produces |
+//   |                           | its first token (default 0)                                  |
+//   | sequence_overhead_ms      | cost per sequence in each iteration (vLLM v0's Python work:  |
+//   |                           | input preparation, sampling, detokenizing; default 0)        |
 //
 // plus the GPU (name, memory_gib), an `extrapolation` rule and `provenance` saying whether the
 // numbers were measured (GPU, software, command, date) or derived (from which public figures,
@@ -79,6 +86,25 @@ struct ModelProfile {
   int32_t max_context_tokens = 2048;
   Table2D decode_step_ms;  // x: batch size, y: mean context tokens per sequence
   Table1D prefill_ms;      // x: prompt tokens processed in the iteration
+  double iteration_overhead_ms = 0.0;
+  double request_overhead_ms = 0.0;
+  double sequence_overhead_ms = 0.0;
+};
+
+// What one iteration of the vLLM engine (sim/instance_scheduler.h) computes, sequence by
+// sequence, so that a profile can charge attention by length (a sum of squares) rather than by
+// the total token count alone.
+struct PrefillChunk {
+  int64_t new_tokens = 0;     // prompt tokens computed in this iteration
+  int64_t cached_tokens = 0;  // tokens of the same sequence already in the KV cache
+};
+struct IterationShape {
+  std::vector<PrefillChunk> prefills;
+  int32_t decode_seqs = 0;
+  // Sum over decoding sequences of the tokens already in the KV cache; each sequence computes
+  // one new token, so it attends to cached + 1 tokens.
+  int64_t decode_cached_tokens = 0;
+  int32_t first_tokens = 0;  // requests that produce their first output token in this iteration
 };
 
 // The latency interface the simulator and routers use (a template method, as vidur's
@@ -96,7 +122,13 @@ class LatencyProfile {
   // sequence admitted in that iteration). Precondition: prompt_tokens >= 1.
   double PrefillSeconds(int64_t prompt_tokens) const;
 
+  // Seconds for one iteration of the vLLM engine, overheads included: iteration_overhead_ms
+  // once, request_overhead_ms per first token and sequence_overhead_ms per sequence computed. Precondition: some prefill or decode work.
+  double IterationSeconds(const IterationShape& shape) const;
+
   virtual const ModelProfile& model() const = 0;
+  // "table", "distserve", ...: how the iteration time is computed (reported in outputs).
+  virtual const char* latency_model() const { return "table"; }
 
   // How many lookups fell outside the table and were clamped (0 under the `error` rule).
   int64_t clamped_lookups() const { return clamped_lookups_.load(std::memory_order_relaxed); }
@@ -106,6 +138,10 @@ class LatencyProfile {
                                 bool* out_of_range) const = 0;
   virtual double DoPrefillMs(int64_t prompt_tokens, bool* out_of_range) const = 0;
   virtual ExtrapolationRule extrapolation() const = 0;
+  // Iteration time without overheads. The default asks the tables: a decode-only batch by batch
+  // size and mean context (cached + 1, as the paper engine counts it), anything with prefill
+  // work by the tokens computed (each decoding sequence adds one, as under chunked prefill).
+  virtual double DoIterationMs(const IterationShape& shape, bool* out_of_range) const;
 
  private:
   void OnOutOfRange(const char* table, double value) const;
@@ -137,7 +173,7 @@ struct ProfileSet {
   std::string gpu_name;
   double gpu_memory_bytes = 0.0;
   ExtrapolationRule extrapolation = ExtrapolationRule::kError;
-  std::string provenance_kind;  // "measured" or "derived"
+  std::string provenance_kind;  // "measured", "derived" or "fitted"
   std::string provenance_summary;
   std::vector<std::shared_ptr<const LatencyProfile>> models;  // file order
 

@@ -17,6 +17,36 @@ std::string FormatTime(double t) { return std::isnan(t) ? std::string() : fmt::f
 
 }  // namespace
 
+Distribution Describe(std::vector<double> values) {
+  Distribution d;
+  if (values.empty()) return d;
+  std::sort(values.begin(), values.end());
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  d.count = static_cast<int64_t>(values.size());
+  d.mean = sum / static_cast<double>(values.size());
+  d.p50 = Quantile(values, 0.50, 0.0);
+  d.p90 = Quantile(values, 0.90, 0.0);
+  d.p99 = Quantile(values, 0.99, 0.0);
+  return d;
+}
+
+void WriteDistribution(JsonWriter& w, const char* key, const Distribution& d) {
+  w.Key(key).BeginObject();
+  w.FieldInt("count", d.count).Field("mean", d.mean).Field("p50", d.p50).Field("p90", d.p90);
+  w.Field("p99", d.p99).EndObject();
+}
+
+double TimeToFirstToken(const RequestRecord& rec) {
+  if (rec.reject != RejectReason::kNone) return kUnset;
+  return rec.first_token_s - rec.request.arrival_s;
+}
+
+double TimePerOutputToken(const RequestRecord& rec) {
+  if (rec.reject != RejectReason::kNone || rec.request.output_tokens < 2) return kUnset;
+  return (rec.completion_s - rec.first_token_s) / (rec.request.output_tokens - 1);
+}
+
 Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOptions& options) {
   BS_CHECK(sim.all_finished());
   const auto& records = sim.records();
@@ -30,6 +60,7 @@ Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOpt
   s.selections.assign(num_models, 0);
   s.selections_by_task.assign(s.task_names.size(), std::vector<int64_t>(num_models, 0));
   s.counters = sim.counters();
+  s.engine = ToString(system.engine.kind);
 
   std::vector<double> latencies;
   latencies.reserve(records.size());
@@ -74,6 +105,21 @@ Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOpt
     // Little: lambda = n / span, W = mean sojourn => lambda * W = sum of sojourns / span.
     s.little_lambda_w = sim_span > 0.0 ? sojourn_sum / sim_span : 0.0;
   }
+  for (RejectReason reason : {RejectReason::kNoReplica, RejectReason::kExceedsContextWindow,
+                              RejectReason::kExceedsKvCapacity}) {
+    s.rejected_by_reason.emplace_back(ToString(reason), 0);
+  }
+  std::vector<double> ttfts;
+  std::vector<double> tpots;
+  for (const RequestRecord& rec : records) {
+    if (rec.reject != RejectReason::kNone) {
+      for (auto& [name, count] : s.rejected_by_reason) count += name == ToString(rec.reject) ? 1 : 0;
+    }
+    if (const double ttft = TimeToFirstToken(rec); !std::isnan(ttft)) ttfts.push_back(ttft);
+    if (const double tpot = TimePerOutputToken(rec); !std::isnan(tpot)) tpots.push_back(tpot);
+  }
+  s.ttft_s = Describe(std::move(ttfts));
+  s.tpot_s = Describe(std::move(tpots));
   std::sort(latencies.begin(), latencies.end());
   s.latency_p50_s = Quantile(latencies, 0.50, 0.0);
   s.latency_p90_s = Quantile(latencies, 0.90, 0.0);
@@ -112,16 +158,18 @@ Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOpt
 std::string FormatRequestLog(const Simulator& sim, const TaskTable& tasks) {
   std::string out =
       "id,arrival_s,task,prompt_tokens,output_tokens,deadline_s,model,replica,admitted_s,"
-      "first_token_s,completion_s,latency_s,deadline_met,reward,peak_reward,rejected\n";
+      "first_token_s,completion_s,latency_s,deadline_met,reward,peak_reward,rejected,ttft_s,"
+      "tpot_s\n";
   const auto& names = sim.system().model_names;
   for (const RequestRecord& rec : sim.records()) {
     const Request& r = rec.request;
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.id, r.arrival_s,
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.id, r.arrival_s,
                        tasks.task(r.task).name, r.prompt_tokens, r.output_tokens, r.deadline_s,
                        rec.model >= 0 ? names[static_cast<size_t>(rec.model)] : "", rec.replica,
                        FormatTime(rec.admitted_s), FormatTime(rec.first_token_s),
                        FormatTime(rec.completion_s), FormatTime(rec.completion_s - r.arrival_s),
-                       rec.deadline_met ? 1 : 0, rec.reward, rec.peak_reward, ToString(rec.reject));
+                       rec.deadline_met ? 1 : 0, rec.reward, rec.peak_reward, ToString(rec.reject),
+                       FormatTime(TimeToFirstToken(rec)), FormatTime(TimePerOutputToken(rec)));
   }
   return out;
 }
@@ -132,6 +180,9 @@ std::string FormatSummaryJson(const Summary& s) {
   w.FieldInt("num_requests", s.num_requests);
   w.FieldInt("completed", s.completed);
   w.FieldInt("rejected", s.rejected);
+  w.Key("rejected_by_reason").BeginObject();
+  for (const auto& [name, count] : s.rejected_by_reason) w.FieldInt(name, count);
+  w.EndObject();
   w.Field("mean_reward_fraction", s.mean_reward_fraction);
   w.Field("total_reward", s.total_reward);
   w.Field("total_peak_reward", s.total_peak);
@@ -139,6 +190,8 @@ std::string FormatSummaryJson(const Summary& s) {
   w.Key("latency_s").BeginObject();
   w.Field("mean", s.latency_mean_s).Field("p50", s.latency_p50_s).Field("p90", s.latency_p90_s);
   w.Field("p99", s.latency_p99_s).EndObject();
+  WriteDistribution(w, "ttft_s", s.ttft_s);
+  WriteDistribution(w, "tpot_s", s.tpot_s);
   w.Field("throughput_rps", s.throughput_rps);
   w.Field("offered_rate_rps", s.offered_rate_rps);
   w.FieldInt("num_gpus", s.num_gpus);
@@ -186,6 +239,11 @@ std::string FormatSummaryJson(const Summary& s) {
   w.FieldInt("decode_iterations", s.counters.decode_iterations);
   w.FieldInt("max_running_batch", s.counters.max_running_batch);
   w.Field("simulated_seconds", s.counters.end_s - s.counters.start_s);
+  w.FieldString("engine", s.engine);
+  w.FieldInt("mixed_iterations", s.counters.mixed_iterations);
+  w.FieldInt("preemptions", s.counters.preemptions);
+  w.FieldInt("recomputed_tokens", s.counters.recomputed_tokens);
+  w.FieldInt("truncated_requests", s.counters.truncated_requests);
   w.EndObject();
   w.EndObject();
   return w.str();

@@ -10,6 +10,10 @@
 //                     compared with a 1e-9 tolerance so that float sums of exact values count)
 //   latency        completion - arrival, over completed (not rejected) requests; quantiles by
 //                  linear interpolation between order statistics
+//   ttft           time to first token: first_token - arrival, over completed requests
+//   tpot           time per output token after the first: (completion - first_token) /
+//                  (output_tokens - 1), over completed requests with more than one output token
+//                  (as vLLM's benchmark and DistServe report it)
 //   deadline_miss_rate  (requests not meeting their deadline, rejected included) / n
 //   throughput_rps completed requests / (last completion - first arrival)
 //   hardware_utility    mean_reward_fraction / number of GPUs (the paper's Figures 13-14)
@@ -32,10 +36,31 @@ struct MetricsOptions {
   int32_t selection_bin_requests = 500;  // selection mix over time, per bin of this many requests
 };
 
+// Mean and quantiles of one per-request quantity.
+struct Distribution {
+  int64_t count = 0;
+  double mean = 0.0;
+  double p50 = 0.0;
+  double p90 = 0.0;
+  double p99 = 0.0;
+};
+// Of `values` in any order (0s for an empty list).
+Distribution Describe(std::vector<double> values);
+
+class JsonWriter;
+// Writes `"key": {"count", "mean", "p50", "p90", "p99"}` into an open JSON object.
+void WriteDistribution(JsonWriter& writer, const char* key, const Distribution& d);
+
+// Per-request TTFT and TPOT in seconds; NaN where undefined (rejected; TPOT of one token).
+double TimeToFirstToken(const RequestRecord& record);
+double TimePerOutputToken(const RequestRecord& record);
+
 struct Summary {
   int64_t num_requests = 0;
   int64_t completed = 0;
   int64_t rejected = 0;
+  // By reason, every reason listed: no_replica, exceeds_context_window, exceeds_kv_capacity.
+  std::vector<std::pair<std::string, int64_t>> rejected_by_reason;
   double total_reward = 0.0;
   double total_peak = 0.0;
   double mean_reward_fraction = 0.0;
@@ -44,6 +69,9 @@ struct Summary {
   double latency_p90_s = 0.0;
   double latency_p99_s = 0.0;
   double latency_mean_s = 0.0;
+  Distribution ttft_s;
+  Distribution tpot_s;
+  std::string engine;  // cluster.engine.kind
   double throughput_rps = 0.0;
   double offered_rate_rps = 0.0;  // n / (last arrival - first arrival)
   double hardware_utility = 0.0;

@@ -96,6 +96,10 @@ void Simulator::Reset(Workload workload, uint64_t episode) {
     inst.context_base = 0;
     inst.busy = false;
     inst.prefill = false;
+    if (system_.engine.kind == EngineKind::kVllm) {
+      inst.engine = std::make_unique<InstanceScheduler>(system_.engine, inst.spec.kv_capacity_tokens,
+                                                        *inst.profile);
+    }
   }
   for (auto& q : shared_queues_) q.clear();
   std::fill(busy_on_gpu_.begin(), busy_on_gpu_.end(), 0);
@@ -162,12 +166,15 @@ void Simulator::RefreshView() {
   for (size_t i = 0; i < instances_.size(); ++i) {
     const Instance& inst = instances_[i];
     ReplicaLoad& replica = replica_loads_[i];
-    replica.running = inst.running;
-    replica.waiting = static_cast<int32_t>(inst.queue.size());
+    replica.running = inst.engine ? inst.engine->running() : inst.running;
+    replica.waiting = static_cast<int32_t>(Waiting(static_cast<int32_t>(i)));
     ModelLoad& load = model_loads_[static_cast<size_t>(inst.spec.model)];
-    load.running += inst.running;
+    load.running += replica.running;
     load.waiting += replica.waiting;
-    if (oracle_view_) {
+    if (oracle_view_ && inst.engine) {
+      replica.oracle_kv_free_tokens = inst.engine->free_kv_tokens();
+      replica.oracle_remaining_tokens = inst.engine->remaining_output_tokens();
+    } else if (oracle_view_) {
       replica.oracle_kv_free_tokens = inst.spec.kv_capacity_tokens - inst.kv_used;
       int64_t remaining = 0;
       for (int64_t id : inst.admitted) remaining += workload_[static_cast<size_t>(id)].output_tokens;
@@ -182,16 +189,28 @@ void Simulator::RefreshView() {
   }
 }
 
-int32_t Simulator::ChooseReplica(ModelId model, int64_t kv_needed) {
+bool Simulator::CanHold(int32_t replica, const Request& r) const {
+  const Instance& inst = instances_[static_cast<size_t>(replica)];
+  if (inst.engine) return inst.engine->CanServe(r.prompt_tokens, r.output_tokens);
+  return inst.spec.kv_capacity_tokens >= static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
+}
+
+int64_t Simulator::Waiting(int32_t replica) const {
+  const Instance& inst = instances_[static_cast<size_t>(replica)];
+  return inst.engine ? inst.engine->waiting() : static_cast<int64_t>(inst.queue.size());
+}
+
+int64_t Simulator::InFlight(int32_t replica) const {
+  const Instance& inst = instances_[static_cast<size_t>(replica)];
+  const int64_t running = inst.engine ? inst.engine->running() : inst.running;
+  return running + Waiting(replica);
+}
+
+int32_t Simulator::ChooseReplica(ModelId model, const Request& request) {
   const auto& replicas = replicas_by_model_[static_cast<size_t>(model)];
   // Candidates: replicas whose KV cache could ever hold the request.
-  auto fits = [&](int32_t r) {
-    return instances_[static_cast<size_t>(r)].spec.kv_capacity_tokens >= kv_needed;
-  };
-  auto in_flight = [&](int32_t r) {
-    const Instance& inst = instances_[static_cast<size_t>(r)];
-    return static_cast<int64_t>(inst.running) + static_cast<int64_t>(inst.queue.size());
-  };
+  auto fits = [&](int32_t r) { return CanHold(r, request); };
+  auto in_flight = [&](int32_t r) { return InFlight(r); };
   int32_t best = -1;
   switch (system_.load_balancer) {
     case LoadBalancer::kSmallestBatch:
@@ -203,14 +222,14 @@ int32_t Simulator::ChooseReplica(ModelId model, int64_t kv_needed) {
     case LoadBalancer::kLeastQueue:
       for (int32_t r : replicas) {
         if (!fits(r)) continue;
-        const Instance& a = instances_[static_cast<size_t>(r)];
         if (best < 0) {
           best = r;
           continue;
         }
-        const Instance& b = instances_[static_cast<size_t>(best)];
-        if (a.queue.size() < b.queue.size() ||
-            (a.queue.size() == b.queue.size() && a.running < b.running)) {
+        const int64_t queue_a = Waiting(r);
+        const int64_t queue_b = Waiting(best);
+        if (queue_a < queue_b ||
+            (queue_a == queue_b && InFlight(r) - queue_a < InFlight(best) - queue_b)) {
           best = r;
         }
       }
@@ -238,23 +257,44 @@ void Simulator::Dispatch(ModelId model) {
   BS_CHECK_MSG(pending_, "Dispatch called with no pending request");
   BS_CHECK(model >= 0 && static_cast<size_t>(model) < system_.model_names.size());
   pending_ = false;
-  const Request& r = workload_[next_arrival_];
+  Request& r = workload_[next_arrival_];
   ++next_arrival_;
   RequestRecord& rec = records_[static_cast<size_t>(r.id)];
   rec.model = model;
   const auto& replicas = replicas_by_model_[static_cast<size_t>(model)];
-  const int64_t kv_needed = static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
   const ModelProfile& profile = system_.model_profiles[static_cast<size_t>(model)]->model();
   if (replicas.empty()) return Reject(r.id, RejectReason::kNoReplica);
-  if (kv_needed > profile.max_context_tokens) return Reject(r.id, RejectReason::kExceedsContextWindow);
-  if (kv_needed > max_kv_by_model_[static_cast<size_t>(model)]) {
+  if (static_cast<int64_t>(r.prompt_tokens) + r.output_tokens > profile.max_context_tokens) {
+    if (system_.engine.over_context == OverContextRule::kReject || profile.max_context_tokens < 2) {
+      return Reject(r.id, RejectReason::kExceedsContextWindow);
+    }
+    // Keep one token of room for output, then cut the output to what the window leaves (vLLM
+    // stops generating at max_model_len).
+    r.prompt_tokens = std::min(r.prompt_tokens, profile.max_context_tokens - 1);
+    r.output_tokens = std::min(r.output_tokens, profile.max_context_tokens - r.prompt_tokens);
+    rec.request.prompt_tokens = r.prompt_tokens;
+    rec.request.output_tokens = r.output_tokens;
+    ++counters_.truncated_requests;
+  }
+  const int64_t kv_needed = static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
+  if (system_.engine.kind == EngineKind::kVllm) {
+    bool any = false;
+    for (int32_t replica : replicas) any = any || CanHold(replica, r);
+    if (!any) return Reject(r.id, RejectReason::kExceedsKvCapacity);
+  } else if (kv_needed > max_kv_by_model_[static_cast<size_t>(model)]) {
     return Reject(r.id, RejectReason::kExceedsKvCapacity);
   }
   ++in_system_;
   if (system_.queueing == Queueing::kPerReplica) {
-    const int32_t replica = ChooseReplica(model, kv_needed);
+    const int32_t replica = ChooseReplica(model, r);
     BS_CHECK(replica >= 0);
-    instances_[static_cast<size_t>(replica)].queue.push_back(r.id);
+    Instance& inst = instances_[static_cast<size_t>(replica)];
+    if (inst.engine) {
+      inst.engine->Enqueue(EngineRequest{r.id, r.prompt_tokens, r.output_tokens});
+      rec.replica = replica;
+    } else {
+      inst.queue.push_back(r.id);
+    }
     TryStart(replica);
   } else {
     shared_queues_[static_cast<size_t>(model)].push_back(r.id);
@@ -294,9 +334,39 @@ void Simulator::Admit(Instance& inst, int32_t index, std::deque<int64_t>& queue)
   }
 }
 
+void Simulator::StartEngineIteration(int32_t index) {
+  Instance& inst = instances_[static_cast<size_t>(index)];
+  InstanceScheduler& engine = *inst.engine;
+  const EngineCounters before = engine.counters();
+  const std::optional<double> duration = engine.StartIteration();
+  if (!duration) return;  // idle
+  const EngineCounters& after = engine.counters();
+  counters_.prefill_iterations += after.prefill_iterations - before.prefill_iterations;
+  counters_.decode_iterations += after.decode_iterations - before.decode_iterations;
+  counters_.mixed_iterations += after.mixed_iterations - before.mixed_iterations;
+  counters_.preemptions += after.preemptions - before.preemptions;
+  counters_.recomputed_tokens += after.recomputed_tokens - before.recomputed_tokens;
+  for (int64_t id : engine.newly_admitted()) records_[static_cast<size_t>(id)].admitted_s = now_s_;
+  int32_t& busy_neighbours = busy_on_gpu_[static_cast<size_t>(inst.spec.gpu)];
+  const double duration_s = *duration * (1.0 + system_.interference_factor * busy_neighbours);
+  ++busy_neighbours;
+  inst.busy = true;
+  counters_.max_running_batch = std::max(counters_.max_running_batch, engine.running());
+  events_.push(Event{now_s_ + duration_s, next_sequence_++, index});
+}
+
+void Simulator::EndEngineIteration(int32_t index) {
+  Instance& inst = instances_[static_cast<size_t>(index)];
+  for (const TokenOutput& out : inst.engine->FinishIteration()) {
+    if (out.first) records_[static_cast<size_t>(out.id)].first_token_s = now_s_;
+    if (out.finished) Finish(out.id);
+  }
+}
+
 void Simulator::TryStart(int32_t index) {
   Instance& inst = instances_[static_cast<size_t>(index)];
   if (inst.busy) return;
+  if (inst.engine) return StartEngineIteration(index);
   std::deque<int64_t>& queue = system_.queueing == Queueing::kPerReplica
                                    ? inst.queue
                                    : shared_queues_[static_cast<size_t>(inst.spec.model)];
@@ -333,6 +403,10 @@ void Simulator::ProcessEvent(const Event& event) {
   BS_CHECK(inst.busy);
   inst.busy = false;
   --busy_on_gpu_[static_cast<size_t>(inst.spec.gpu)];
+  if (inst.engine) {
+    EndEngineIteration(event.instance);
+    return TryStart(event.instance);
+  }
   if (inst.prefill) {
     for (int64_t id : inst.admitted) {
       const Request& r = workload_[static_cast<size_t>(id)];

@@ -14,6 +14,10 @@
 //    frees its batch slot and KV reservation at the end of that iteration.
 //  * Iteration latency comes from the model's LatencyProfile (prefill by prompt tokens, decode
 //    by batch size and mean context), times the co-location factor (cluster.h).
+// That is the paper engine (`cluster.engine.kind: paper`, the default). Under `kind: vllm` each
+// instance is an InstanceScheduler (sim/instance_scheduler.h: KV blocks grown during decode,
+// preemption by recompute, token budget, optional chunked prefill) and this class only routes,
+// keeps the clock and records what it reports.
 //
 // Driving it: the engine stops at every arrival for a routing decision, so the same engine
 // serves plain runs (RunSimulation in scenario/) and reinforcement learning (one decision per
@@ -40,6 +44,7 @@
 #include "common/rng.h"
 #include "sim/cluster.h"
 #include "router/core/rate_estimator.h"
+#include "sim/instance_scheduler.h"
 #include "sim/reward.h"
 #include "router/core/routing_policy.h"
 
@@ -77,6 +82,12 @@ struct SimCounters {
   double start_s = 0.0;         // first arrival
   double end_s = 0.0;           // clock at the last event
   int32_t max_running_batch = 0;
+  // vllm engine only (0 under the paper engine).
+  int64_t mixed_iterations = 0;   // chunked prefill: prompt chunks and decodes together
+  int64_t preemptions = 0;        // sequences preempted (recompute)
+  int64_t recomputed_tokens = 0;  // KV tokens dropped by preemption and computed again
+  // Requests over the context window cut to fit (over_context: truncate), either engine.
+  int64_t truncated_requests = 0;
 };
 
 class Simulator {
@@ -148,6 +159,7 @@ class Simulator {
     int64_t context_base = 0;
     bool busy = false;
     bool prefill = false;
+    std::unique_ptr<InstanceScheduler> engine;  // vllm engine only
   };
 
   void AdvanceClock(double t);
@@ -156,8 +168,14 @@ class Simulator {
   void Admit(Instance& inst, int32_t index, std::deque<int64_t>& queue);
   void Finish(int64_t id);
   void Reject(int64_t id, RejectReason reason);
-  int32_t ChooseReplica(ModelId model, int64_t kv_needed);
+  int32_t ChooseReplica(ModelId model, const Request& request);
   void RefreshView();
+  // Per-replica facts that differ between the engines.
+  bool CanHold(int32_t replica, const Request& r) const;
+  int64_t InFlight(int32_t replica) const;
+  int64_t Waiting(int32_t replica) const;
+  void StartEngineIteration(int32_t index);
+  void EndEngineIteration(int32_t index);
 
   ServingSystem system_;
   std::vector<std::vector<double>> quality_;

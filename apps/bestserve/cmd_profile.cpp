@@ -10,6 +10,7 @@
 #include "apps/bestserve/commands.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "profiles/tools/distserve_import.h"
 #include "profiles/tools/profile_fit.h"
 #include "sim/latency_profile.h"
 
@@ -97,10 +98,20 @@ void RunFit(const FitFlags& flags) {
              fit.models.size());
 }
 
+void RunImport(const profiling::DistServeImportOptions& options, const std::string& out_dir) {
+  const std::string yaml = profiling::ImportDistServeProfile(options);
+  const std::string path = (std::filesystem::path(out_dir) / "profile.yaml").string();
+  ProfileSet::Parse(ConfigNode::LoadString(yaml, path));  // what we write must load
+  WriteFileAtomically(path, yaml);
+  fmt::print("wrote {} ('{}' at tensor parallel {}, provenance: fitted by DistServe)\n", path,
+             options.model, options.tensor_parallel);
+}
+
 }  // namespace
 
 void AddProfileCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("profile", "Fit latency profiles from raw measurements");
+  auto* cmd = app.add_subcommand(
+      "profile", "Fit latency profiles from raw measurements, or import a fitted model");
   cmd->require_subcommand(1);
 
   auto flags = std::make_shared<FitFlags>();
@@ -138,6 +149,35 @@ void AddProfileCommand(CLI::App& app) {
                 "Replace values that decrease along an axis by the running maximum (each change is "
                 "logged in the report and the provenance)");
   fit->callback([flags] { RunFit(*flags); });
+
+  auto import_options = std::make_shared<profiling::DistServeImportOptions>();
+  auto import_out = std::make_shared<std::string>();
+  auto* import = cmd->add_subcommand(
+      "import",
+      "Turn DistServe's fitted latency model (profiler-<gpu>.vllm.json) into a profile set "
+      "with a parametric latency model (provenance: fitted, not measured)");
+  import->add_option("json", import_options->json_path, "DistServe profile JSON")
+      ->required()
+      ->check(CLI::ExistingFile);
+  import->add_option("--model", import_options->model, "Model, e.g. opt-13b")->required();
+  import->add_option("--tp", import_options->tensor_parallel, "Tensor-parallel degree")
+      ->capture_default_str();
+  import->add_option("--gpu-name", import_options->gpu_name, "GPU the fit was measured on")
+      ->capture_default_str();
+  import->add_option("--gpu-memory-gib", import_options->gpu_memory_gib, "Its memory")
+      ->capture_default_str();
+  import->add_option("--name", import_options->set_name, "Profile set name")
+      ->capture_default_str();
+  import->add_option("--iteration-overhead-ms", import_options->iteration_overhead_ms,
+                     "Serving cost per iteration beyond the fit (ours, written to provenance)");
+  import->add_option("--request-overhead-ms", import_options->request_overhead_ms,
+                     "Serving cost per request at its first token beyond the fit");
+  import->add_option("--sequence-overhead-ms", import_options->sequence_overhead_ms,
+                     "Serving cost per sequence in each iteration beyond the fit");
+  import->add_option("--overhead-note", import_options->overhead_note,
+                     "How the overheads were calibrated (goes into the provenance)");
+  import->add_option("--out", *import_out, "Folder to write profile.yaml into")->required();
+  import->callback([import_options, import_out] { RunImport(*import_options, *import_out); });
 }
 
 }  // namespace bestserve::app

@@ -18,5 +18,6 @@ void AddProfileCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
 void AddReproduceCommand(CLI::App& app);
+void AddValidateCommand(CLI::App& app);
 
 }  // namespace bestserve::app

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   bestserve::app::AddWorkloadCommand(app);
   bestserve::app::AddSweepCommand(app);
   bestserve::app::AddProfileCommand(app);
+  bestserve::app::AddValidateCommand(app);
   // CLI11 answers an unknown first word with "A subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;

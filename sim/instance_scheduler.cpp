@@ -1,0 +1,209 @@
+#include "sim/instance_scheduler.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "common/error.h"
+
+namespace bestserve {
+
+InstanceScheduler::InstanceScheduler(const EngineConfig& config, int64_t kv_capacity_tokens,
+                                     const LatencyProfile& profile)
+    : config_(config), profile_(&profile) {
+  BS_CHECK(config_.block_size > 0 && kv_capacity_tokens >= 0);
+  total_blocks_ = kv_capacity_tokens / config_.block_size;
+  free_blocks_ = total_blocks_;
+  // vLLM: watermark_blocks = int(watermark * num_gpu_blocks).
+  watermark_blocks_ = static_cast<int64_t>(config_.watermark * static_cast<double>(total_blocks_));
+}
+
+int64_t InstanceScheduler::BlocksFor(int64_t tokens) const {
+  return (tokens + config_.block_size - 1) / config_.block_size;
+}
+
+bool InstanceScheduler::CanAllocate(int64_t tokens) const {
+  return free_blocks_ - BlocksFor(tokens) >= watermark_blocks_;
+}
+
+bool InstanceScheduler::CanServe(int32_t prompt_tokens, int32_t output_tokens) const {
+  if (config_.scheduling == SchedulingPolicy::kPrefillFirst &&
+      prompt_tokens + output_tokens - 1 > config_.max_num_batched_tokens) {
+    return false;  // a recompute of it could not be prefilled in one iteration
+  }
+  return BlocksFor(static_cast<int64_t>(prompt_tokens) + output_tokens) <=
+         total_blocks_ - watermark_blocks_;
+}
+
+void InstanceScheduler::Enqueue(const EngineRequest& request) {
+  BS_CHECK_MSG(CanServe(request.prompt_tokens, request.output_tokens),
+               "request {} cannot be served by this engine", request.id);
+  Sequence seq;
+  seq.request = request;
+  seq.order = next_order_++;
+  waiting_.push_back(seq);
+}
+
+InstanceScheduler::Sequence& InstanceScheduler::Find(int64_t order) {
+  auto it = std::lower_bound(running_.begin(), running_.end(), order,
+                             [](const Sequence& s, int64_t o) { return s.order < o; });
+  BS_CHECK(it != running_.end() && it->order == order);
+  return *it;
+}
+
+void InstanceScheduler::Preempt(Sequence& victim) {
+  free_blocks_ += victim.blocks;
+  counters_.recomputed_tokens += victim.computed;
+  victim.blocks = 0;
+  victim.computed = 0;
+  victim.prefilling = true;
+  ++counters_.preemptions;
+  waiting_.push_front(victim);
+}
+
+int64_t InstanceScheduler::AdmitWaiting(int64_t token_budget, bool chunk, IterationShape& shape) {
+  int64_t used = 0;
+  while (!waiting_.empty()) {
+    Sequence seq = waiting_.front();
+    const int64_t len = seq.len();
+    if (running() + 1 > config_.max_num_seqs) break;
+    const int64_t new_tokens = chunk ? std::min(len, token_budget - used) : len;
+    if (new_tokens <= 0 || used + new_tokens > token_budget) break;
+    if (!CanAllocate(len)) break;
+    waiting_.pop_front();
+    seq.blocks = BlocksFor(len);
+    free_blocks_ -= seq.blocks;
+    seq.computed = 0;
+    seq.prefilling = true;
+    if (!seq.admitted_once) {
+      seq.admitted_once = true;
+      newly_admitted_.push_back(seq.request.id);
+    }
+    work_.push_back(Work{seq.order, new_tokens});
+    shape.prefills.push_back(PrefillChunk{new_tokens, 0});
+    if (new_tokens == len && seq.generated == 0) ++shape.first_tokens;
+    used += new_tokens;
+    const auto at = std::lower_bound(running_.begin(), running_.end(), seq.order,
+                                     [](const Sequence& s, int64_t o) { return s.order < o; });
+    running_.insert(at, seq);
+  }
+  return used;
+}
+
+int64_t InstanceScheduler::ScheduleRunning(int64_t token_budget, bool with_prefills,
+                                           IterationShape& shape) {
+  // Oldest first; victims come from the back (the youngest not yet scheduled).
+  std::deque<Sequence> queue(running_.begin(), running_.end());
+  std::vector<Sequence> kept;
+  int64_t used = 0;
+  while (!queue.empty()) {
+    Sequence seq = queue.front();
+    queue.pop_front();
+    if (seq.prefilling || used + 1 > token_budget) {
+      kept.push_back(seq);  // a prompt in progress (second pass) or no budget left this time
+      continue;
+    }
+    const int64_t needed = BlocksFor(seq.len()) - seq.blocks;
+    bool self_preempted = false;
+    while (needed > free_blocks_) {
+      if (!queue.empty()) {
+        Sequence victim = queue.back();
+        queue.pop_back();
+        Preempt(victim);
+      } else {
+        Preempt(seq);
+        self_preempted = true;
+        break;
+      }
+    }
+    if (self_preempted) continue;
+    seq.blocks += needed;
+    free_blocks_ -= needed;
+    work_.push_back(Work{seq.order, 1});
+    ++shape.decode_seqs;
+    shape.decode_cached_tokens += seq.computed;
+    ++used;
+    kept.push_back(seq);
+  }
+  running_ = std::move(kept);
+  if (with_prefills) {
+    for (const Sequence& seq : running_) {
+      if (!seq.prefilling) continue;
+      const int64_t chunk = std::min(seq.len() - seq.computed, token_budget - used);
+      if (chunk <= 0) break;
+      work_.push_back(Work{seq.order, chunk});
+      shape.prefills.push_back(PrefillChunk{chunk, seq.computed});
+      if (seq.computed + chunk == seq.len() && seq.generated == 0) ++shape.first_tokens;
+      used += chunk;
+    }
+  }
+  return used;
+}
+
+std::optional<double> InstanceScheduler::StartIteration() {
+  BS_CHECK(!busy_);
+  work_.clear();
+  newly_admitted_.clear();
+  IterationShape shape;
+  const int64_t budget = config_.max_num_batched_tokens;
+  if (config_.scheduling == SchedulingPolicy::kPrefillFirst) {
+    AdmitWaiting(budget, /*chunk=*/false, shape);
+    if (work_.empty()) ScheduleRunning(std::numeric_limits<int64_t>::max(), false, shape);
+  } else {
+    const int64_t used = ScheduleRunning(budget, /*with_prefills=*/true, shape);
+    AdmitWaiting(budget - used, /*chunk=*/true, shape);
+  }
+  if (work_.empty()) return std::nullopt;
+  // Work items were appended in two passes; FinishIteration looks them up by order.
+  if (shape.prefills.empty()) {
+    ++counters_.decode_iterations;
+  } else if (shape.decode_seqs == 0) {
+    ++counters_.prefill_iterations;
+  } else {
+    ++counters_.mixed_iterations;
+  }
+  counters_.max_running = std::max(counters_.max_running, running());
+  busy_ = true;
+  return profile_->IterationSeconds(shape);
+}
+
+const std::vector<TokenOutput>& InstanceScheduler::FinishIteration() {
+  BS_CHECK(busy_);
+  busy_ = false;
+  outputs_.clear();
+  bool any_finished = false;
+  for (const Work& w : work_) {
+    Sequence& seq = Find(w.id);
+    seq.computed += w.new_tokens;
+    BS_CHECK(seq.computed <= seq.len());
+    if (seq.computed < seq.len()) continue;  // a prompt chunk short of the end samples nothing
+    ++seq.generated;
+    seq.prefilling = false;
+    TokenOutput out;
+    out.id = seq.request.id;
+    out.generated = seq.generated;
+    out.first = seq.generated == 1;
+    out.finished = seq.generated == seq.request.output_tokens;
+    if (out.finished) {
+      free_blocks_ += seq.blocks;
+      seq.blocks = 0;
+      any_finished = true;
+    }
+    outputs_.push_back(out);
+  }
+  if (any_finished) {
+    std::erase_if(running_,
+                  [](const Sequence& s) { return s.generated == s.request.output_tokens; });
+  }
+  work_.clear();
+  BS_CHECK(free_blocks_ >= 0 && free_blocks_ <= total_blocks_);
+  return outputs_;
+}
+
+int64_t InstanceScheduler::remaining_output_tokens() const {
+  int64_t remaining = 0;
+  for (const Sequence& s : running_) remaining += s.request.output_tokens - s.generated;
+  for (const Sequence& s : waiting_) remaining += s.request.output_tokens - s.generated;
+  return remaining;
+}
+
+}  // namespace bestserve

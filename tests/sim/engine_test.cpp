@@ -1,0 +1,348 @@
+// The vLLM engine of one instance (sim/instance_scheduler.h) on small closed cases, and the
+// serving invariants over every combination of its mechanisms inside the simulator.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <map>
+
+#include "sim/instance_scheduler.h"
+#include "sim/metrics.h"
+#include "sim/parametric_profile.h"
+#include "tests/sim/sim_fixtures.h"
+
+namespace bestserve {
+namespace {
+
+// prefill ms = 1 + sum(len) (the 1 is DistServe's pipeline-stage millisecond), decode ms = 7:
+// durations that say what an iteration computed.
+ProfileSet CountingProfile(int context_window = 4096) {
+  const std::string yaml = fmt::format(R"(
+name: counting
+gpu: {{name: test-gpu, memory_gib: 1}}
+provenance: {{kind: derived, sources: [test], method: "prefill ms = 1 + tokens, decode ms = 7"}}
+models:
+  m:
+    weight_bytes: 1
+    kv_bytes_per_token: 1
+    max_context_tokens: {window}
+    latency_model: distserve
+    distserve:
+      prefill: [0, 1, 0]
+      decoding_smallbs: [7, 0, 0]
+      decoding_largebs: [7, 0, 0]
+      decoding_large_small_bs_threshold: 1000
+)",
+                                       fmt::arg("window", context_window));
+  return ProfileSet::Parse(ConfigNode::LoadString(yaml, "counting-profile"));
+}
+
+EngineConfig Vllm(int32_t block_size, int64_t kv_tokens, int32_t max_num_seqs = 256,
+                  int64_t max_batched = 4096, double watermark = 0.0) {
+  EngineConfig c;
+  c.kind = EngineKind::kVllm;
+  c.block_size = block_size;
+  c.kv_capacity_tokens = kv_tokens;
+  c.max_num_seqs = max_num_seqs;
+  c.max_num_batched_tokens = max_batched;
+  c.watermark = watermark;
+  return c;
+}
+
+struct Iteration {
+  double ms;
+  std::vector<TokenOutput> outputs;
+};
+
+Iteration Step(InstanceScheduler& engine) {
+  const auto seconds = engine.StartIteration();
+  REQUIRE(seconds.has_value());
+  return Iteration{*seconds * 1e3, engine.FinishIteration()};
+}
+
+}  // namespace
+
+TEST_CASE("prefill-first never mixes a new prompt with running decodes", "[sim][engine]") {
+  const ProfileSet profiles = CountingProfile();
+  InstanceScheduler engine(Vllm(16, 1600), 1600, *profiles.models[0]);
+  engine.Enqueue({0, 100, 5});
+  Iteration it = Step(engine);  // prefill of request 0
+  CHECK(it.ms == Approx(101.0));
+  REQUIRE(it.outputs.size() == 1);
+  CHECK(it.outputs[0].first);
+  it = Step(engine);  // decode
+  CHECK(it.ms == Approx(7.0));
+  engine.Enqueue({1, 50, 3});
+  it = Step(engine);  // the waiting prompt goes first, alone; request 0 pauses
+  CHECK(it.ms == Approx(51.0));
+  REQUIRE(it.outputs.size() == 1);
+  CHECK(it.outputs[0].id == 1);
+  CHECK(it.outputs[0].first);
+  it = Step(engine);  // then both decode together
+  CHECK(it.ms == Approx(7.0));
+  CHECK(it.outputs.size() == 2);
+  CHECK(engine.counters().prefill_iterations == 2);
+  CHECK(engine.counters().mixed_iterations == 0);
+}
+
+TEST_CASE("max_num_seqs caps the running batch; the next request waits for a finish",
+          "[sim][engine]") {
+  const ProfileSet profiles = CountingProfile();
+  InstanceScheduler engine(Vllm(16, 16000, /*max_num_seqs=*/2), 16000, *profiles.models[0]);
+  engine.Enqueue({0, 10, 2});
+  engine.Enqueue({1, 10, 4});
+  engine.Enqueue({2, 10, 2});
+  Iteration it = Step(engine);
+  CHECK(it.ms == Approx(21.0));  // two prompts of 10
+  CHECK(engine.running() == 2);
+  CHECK(engine.waiting() == 1);
+  it = Step(engine);  // decode: request 0 finishes (2 tokens)
+  REQUIRE(it.outputs.size() == 2);
+  CHECK(it.outputs[0].id == 0);
+  CHECK(it.outputs[0].finished);
+  it = Step(engine);  // now request 2 is admitted, alone in a prefill
+  CHECK(it.ms == Approx(11.0));
+  REQUIRE(it.outputs.size() == 1);
+  CHECK(it.outputs[0].id == 2);
+}
+
+TEST_CASE("max_num_batched_tokens splits prompts over prefills, or chunks them", "[sim][engine]") {
+  const ProfileSet profiles = CountingProfile();
+  SECTION("prefill-first: prompts that together exceed the budget go one iteration each") {
+    InstanceScheduler engine(Vllm(16, 16000, 256, 1024), 16000, *profiles.models[0]);
+    engine.Enqueue({0, 600, 1});
+    engine.Enqueue({1, 600, 1});
+    CHECK(Step(engine).ms == Approx(601.0));
+    CHECK(Step(engine).ms == Approx(601.0));
+    // A prompt (plus its output, for a recompute) over the budget can never run unchunked.
+    CHECK_FALSE(engine.CanServe(1100, 1));
+    CHECK(engine.CanServe(1000, 25));
+  }
+  SECTION("chunked prefill: a prompt longer than the budget runs in chunks beside decodes") {
+    EngineConfig config = Vllm(16, 16000, 256, 1024);
+    config.scheduling = SchedulingPolicy::kChunkedPrefill;
+    InstanceScheduler engine(config, 16000, *profiles.models[0]);
+    CHECK(engine.CanServe(2500, 10));
+    engine.Enqueue({0, 10, 4});
+    Iteration it = Step(engine);
+    CHECK(it.ms == Approx(11.0));
+    engine.Enqueue({1, 2500, 2});
+    // Decode of request 0 (1 token) + a 1023-token chunk: prefill part 1 + 1023, decode part
+    // adds nothing with these coefficients (b = c = 0).
+    it = Step(engine);
+    CHECK(it.ms == Approx(1024.0));
+    REQUIRE(it.outputs.size() == 1);
+    CHECK(it.outputs[0].id == 0);
+    it = Step(engine);  // 1023 more
+    CHECK(it.ms == Approx(1024.0));
+    it = Step(engine);  // the last 454 tokens: request 1's first token
+    CHECK(it.ms == Approx(455.0));
+    bool first_of_1 = false;
+    for (const auto& out : it.outputs) first_of_1 = first_of_1 || (out.id == 1 && out.first);
+    CHECK(first_of_1);
+    CHECK(engine.counters().mixed_iterations == 3);
+  }
+}
+
+TEST_CASE("KV blocks run out: the youngest sequence is preempted and recomputed", "[sim][engine]") {
+  const ProfileSet profiles = CountingProfile();
+  // 4 blocks of 4 tokens. Two prompts of 4 take one block each; their contexts grow to 9
+  // tokens, needing 3 blocks each: 6 > 4, so someone must give way.
+  InstanceScheduler engine(Vllm(4, 16), 16, *profiles.models[0]);
+  engine.Enqueue({0, 4, 8});
+  engine.Enqueue({1, 4, 8});
+  std::map<int64_t, int> tokens;
+  std::vector<int64_t> finished;
+  int64_t recompute_prefill_tokens = 0;
+  for (int guard = 0; guard < 100 && finished.size() < 2; ++guard) {
+    const int64_t preempted_before = engine.counters().preemptions;
+    const Iteration it = Step(engine);
+    if (engine.counters().preemptions > preempted_before) {
+      // Request 1, the youngest, gave way; request 0 keeps decoding.
+      CHECK(engine.running() == 1);
+      CHECK(engine.waiting() == 1);
+    }
+    if (it.ms > 7.5 && engine.counters().preemptions > 0) {
+      recompute_prefill_tokens = static_cast<int64_t>(it.ms - 1.0 + 0.5);
+    }
+    for (const auto& out : it.outputs) {
+      ++tokens[out.id];
+      CHECK(out.generated == tokens[out.id]);  // no token lost or repeated by the recompute
+      if (out.finished) finished.push_back(out.id);
+    }
+  }
+  CHECK(engine.counters().preemptions == 1);
+  REQUIRE(finished.size() == 2);
+  CHECK(finished[0] == 0);
+  CHECK(tokens[0] == 8);
+  CHECK(tokens[1] == 8);
+  // Request 1 was preempted with 5 tokens generated (context 9 needs a third block): it
+  // prefills its 4 prompt tokens and those 5 again.
+  CHECK(recompute_prefill_tokens == 9);
+  CHECK(engine.counters().recomputed_tokens == 8);  // 4 prompt + 4 generated had KV
+  CHECK(engine.free_kv_tokens() == 16);
+}
+
+TEST_CASE("the watermark keeps free blocks back from admission", "[sim][engine]") {
+  const ProfileSet profiles = CountingProfile();
+  // 10 blocks, watermark 0.2 -> 2 blocks: a prompt may take at most 8.
+  InstanceScheduler engine(Vllm(4, 40, 256, 4096, 0.2), 40, *profiles.models[0]);
+  CHECK(engine.CanServe(30, 2));
+  CHECK_FALSE(engine.CanServe(30, 4));
+  engine.Enqueue({0, 20, 2});  // 5 blocks
+  engine.Enqueue({1, 12, 1});  // 3 more would leave 2: allowed
+  engine.Enqueue({2, 1, 1});   // 1 more would leave 1 < 2: waits
+  Step(engine);
+  CHECK(engine.running() == 1);  // request 1 finished at once (one output token), 0 runs
+  CHECK(engine.waiting() == 1);
+}
+
+TEST_CASE("every engine combination serves each request exactly once",
+          "[sim][engine][invariants]") {
+  Rng rng(20261202);
+  for (int trial = 0; trial < 24; ++trial) {
+    const bool chunked = trial % 2 == 1;
+    const bool tight_kv = (trial / 2) % 2 == 1;
+    const int max_seqs = (trial / 4) % 3 == 0 ? 2 : 64;
+    const int window = 512;
+    const ProfileSet profiles = CountingProfile(window);
+    const std::string yaml = fmt::format(
+        R"(
+gpu_groups:
+  - count: 2
+    instances: [{{model: m, memory_fraction: 1.0}}]
+engine:
+  kind: vllm
+  block_size: {block}
+  max_num_seqs: {seqs}
+  max_num_batched_tokens: {batched}
+  kv_capacity_tokens: {kv}
+  scheduling: {scheduling}
+  over_context: {over}
+)",
+        fmt::arg("block", 1 + rng.UniformIndex(16)), fmt::arg("seqs", max_seqs),
+        fmt::arg("batched", chunked ? 256 : 512), fmt::arg("kv", tight_kv ? 600 : 100000),
+        fmt::arg("scheduling", chunked ? "chunked_prefill" : "prefill_first"),
+        fmt::arg("over", trial % 3 == 0 ? "truncate" : "reject"));
+    const ServingSystem system =
+        ParseServingSystem(ConfigNode::LoadString(yaml, "engine-system"), profiles, {});
+    auto sim = testing::MakeSim(system);
+    Workload w;
+    double t = 0.0;
+    for (int64_t i = 0; i < 300; ++i) {
+      t += rng.Exponential(20.0);
+      Request r;
+      r.id = i;
+      r.arrival_s = t;
+      r.prompt_tokens = 1 + static_cast<int32_t>(rng.UniformIndex(400));
+      r.output_tokens = 1 + static_cast<int32_t>(rng.UniformIndex(200));  // some over the window
+      r.deadline_s = 1e9;
+      w.push_back(r);
+    }
+    testing::RunAll(*sim, w);
+    INFO("trial " << trial);
+    const auto& order = sim->finish_order();
+    REQUIRE(order.size() == w.size());
+    std::vector<int> seen(w.size(), 0);
+    for (int64_t id : order) ++seen[static_cast<size_t>(id)];
+    REQUIRE(std::all_of(seen.begin(), seen.end(), [](int c) { return c == 1; }));
+    int64_t truncated = 0;
+    for (const RequestRecord& rec : sim->records()) {
+      const Request& original = w[static_cast<size_t>(rec.request.id)];
+      const bool over = original.prompt_tokens + original.output_tokens > window;
+      if (rec.reject != RejectReason::kNone) {
+        REQUIRE(rec.reject == RejectReason::kExceedsContextWindow);
+        REQUIRE(over);
+        REQUIRE(trial % 3 != 0);
+        continue;
+      }
+      if (over) {
+        ++truncated;
+        REQUIRE(rec.request.prompt_tokens + rec.request.output_tokens == window);
+      }
+      REQUIRE(rec.admitted_s >= rec.request.arrival_s);
+      REQUIRE(rec.first_token_s > rec.admitted_s);
+      REQUIRE(rec.completion_s >= rec.first_token_s);
+    }
+    CHECK(sim->counters().truncated_requests == truncated);
+    if (tight_kv && max_seqs > 2) CHECK(sim->counters().preemptions > 0);
+    if (chunked) CHECK(sim->counters().prefill_iterations + sim->counters().mixed_iterations > 0);
+    if (!chunked) CHECK(sim->counters().mixed_iterations == 0);
+  }
+}
+
+TEST_CASE("the vllm engine's settings are checked against each other", "[sim][engine][config]") {
+  const ProfileSet profiles = CountingProfile(2048);
+  auto parse = [&](const std::string& engine) {
+    return ParseServingSystem(
+        ConfigNode::LoadString(
+            "gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0}]}]\n"
+            "engine: " +
+                engine,
+            "engine-config"),
+        profiles, {});
+  };
+  CHECK(parse("{kind: vllm, num_gpu_blocks: 10}").instances[0].kv_capacity_tokens == 160);
+  CHECK(parse("{kind: vllm, kv_capacity_tokens: 66144}").instances[0].kv_capacity_tokens == 66144);
+  CHECK(parse("{kind: vllm}").instances[0].max_batch_size == 256);
+  CHECK_THROWS_WITH(parse("{kind: vllm, max_num_batched_tokens: 1024}"),
+                    Catch::Contains("max_num_batched_tokens 1024 is smaller than the context "
+                                    "window 2048 of 'm'"));
+  CHECK_NOTHROW(parse("{kind: vllm, max_num_batched_tokens: 1024, scheduling: chunked_prefill}"));
+  CHECK_THROWS_WITH(parse("{kind: paper, block_size: 16}"),
+                    Catch::Contains("'block_size' applies to `kind: vllm` only"));
+  CHECK_THROWS_WITH(parse("{kind: tgi}"),
+                    Catch::Contains("unknown engine 'tgi'; valid: paper, vllm"));
+  CHECK_THROWS_WITH(parse("{kind: vllm, kv_capacity_tokens: 100, num_gpu_blocks: 3}"),
+                    Catch::Contains("either kv_capacity_tokens or num_gpu_blocks"));
+}
+
+}  // namespace bestserve
+
+namespace bestserve {
+
+TEST_CASE("TTFT and TPOT are per-request facts and summary distributions", "[sim][metrics]") {
+  const ProfileSet profiles = CountingProfile(2048);
+  const ServingSystem system = ParseServingSystem(
+      ConfigNode::LoadString(
+          "gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0}]}]\n"
+          "engine: {kind: vllm}",
+          "metrics-system"),
+      profiles, {});
+  auto sim = testing::MakeSim(system);
+  // Far apart, so each runs alone: TTFT = 1 + prompt ms, TPOT = 7 ms; one-token output has none.
+  Workload w;
+  const int prompts[] = {100, 300, 50};
+  const int outputs[] = {5, 1, 3};
+  for (int i = 0; i < 3; ++i) {
+    Request r;
+    r.id = i;
+    r.arrival_s = 10.0 * i;
+    r.prompt_tokens = prompts[i];
+    r.output_tokens = outputs[i];
+    r.deadline_s = 100.0;
+    w.push_back(r);
+  }
+  testing::RunAll(*sim, w);
+  const auto& records = sim->records();
+  CHECK(TimeToFirstToken(records[0]) == Approx(0.101));
+  CHECK(TimePerOutputToken(records[0]) == Approx(0.007));
+  CHECK(std::isnan(TimePerOutputToken(records[1])));
+  TaskTable tasks = TaskTable::Parse(ConfigNode::LoadString(
+      "models: [m]\ntasks: [{name: t, prompt_tokens: {kind: uniform, min: 1, max: 2}, "
+      "output_tokens: {kind: uniform, min: 1, max: 2}, quality: [1.0]}]",
+      "tasks"));
+  const Summary summary = Summarize(*sim, tasks, MetricsOptions{});
+  CHECK(summary.ttft_s.count == 3);
+  CHECK(summary.ttft_s.mean == Approx((0.101 + 0.301 + 0.051) / 3));
+  CHECK(summary.ttft_s.p50 == Approx(0.101));
+  CHECK(summary.tpot_s.count == 2);
+  CHECK(summary.tpot_s.mean == Approx(0.007));
+  const std::string log = FormatRequestLog(*sim, tasks);
+  CHECK(log.find(",ttft_s,tpot_s\n") != std::string::npos);
+  const std::string json = FormatSummaryJson(summary);
+  INFO(json);
+  CHECK(json.find("\"ttft_s\"") != std::string::npos);
+  CHECK(json.find("\"tpot_s\"") != std::string::npos);
+  CHECK(json.find("\"preemptions\"") != std::string::npos);
+}
+
+}  // namespace bestserve
