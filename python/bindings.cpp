@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "router/policy/policy_io.h"
-#include "common/error.h"
 #include "agent/env/gym_env.h"
+#include "agent/train/train_run.h"
+#include "common/error.h"
 #include "router/lib/router.h"
+#include "router/policy/policy_io.h"
 #include "scenario/compare.h"
 #include "sim/metrics.h"
-#include "agent/train/train_run.h"
 #include "workloads/registry.h"
 #include "workloads/trace_reader.h"
 
@@ -334,7 +334,7 @@ class CallableRouter : public RoutingPolicy {
       v.queued.push_back(m.waiting);
     }
     v.observation.resize(static_cast<size_t>(spec_.size()));
-    EncodeView(spec_, view, v.observation.data());
+    ViewEncoder(spec_).Encode(view, v.observation.data());
     const py::object answer = fn_(v);
     const auto model = answer.cast<int64_t>();
     if (model < 0 || model >= view.num_models()) {

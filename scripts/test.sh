@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: set up, build (tests included, warnings as errors), run every test through
 # ctest, then lint the C++ files the last commit changed (clang-tidy; `cmake --build build
-# --target lint` lints the whole tree, about 15 minutes on 2 cores); then the same suite again
-# under AddressSanitizer + UndefinedBehaviorSanitizer (clang-14, build-asan/, libtorch backend
-# off: docs/reliability.md), and a short libFuzzer run of every input parser (scripts/fuzz.sh,
-# BESTSERVE_FUZZ_SECONDS per target, default 60).
+# --target lint` lints the whole tree, about 15 minutes on 2 cores).
 #
-# Extra arguments go to both ctest runs (e.g. -R cli). BESTSERVE_SKIP_ASAN=1 runs only the
-# first build and the lint (a quick local check; CI runs everything).
+# With BESTSERVE_SANITIZERS=1, then the same suite again under AddressSanitizer +
+# UndefinedBehaviorSanitizer (clang-14, build-asan/, libtorch backend off: docs/reliability.md)
+# and a short libFuzzer run of every input parser (scripts/fuzz.sh, BESTSERVE_FUZZ_SECONDS per
+# target, default 60). Not yet on by default: that stage has not been run end to end within CI's
+# time budget (docs/reliability.md, "Status").
+#
+# Extra arguments go to both ctest runs (e.g. -R cli).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="$(nproc 2>/dev/null || echo 2)"
@@ -18,12 +20,13 @@ if git -C "$ROOT" rev-parse -q --verify HEAD~1 >/dev/null; then
 else
   echo "lint: no previous commit to compare with; skipped (run scripts/lint.sh build --all)"
 fi
-[[ "${BESTSERVE_SKIP_ASAN:-0}" == 1 ]] && exit 0
+[[ "${BESTSERVE_SANITIZERS:-0}" == 1 ]] || exit 0
 
 echo "== sanitizers: build-asan (clang-14, ASan + UBSan, libFuzzer targets)"
 cmake -S "$ROOT" -B "$ROOT/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_COMPILER=clang++-14 -DBESTSERVE_FUZZ=ON -DBESTSERVE_WITH_TORCH=OFF \
-  -DBESTSERVE_BUILD_TESTS=ON -DBESTSERVE_WERROR=ON >/dev/null
+  -DBESTSERVE_BUILD_TESTS=ON -DBESTSERVE_WERROR=ON \
+  $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
 cmake --build "$ROOT/build-asan" -j "$JOBS"
 # Every finding fails its test; leaks included.
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
