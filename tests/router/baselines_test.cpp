@@ -40,7 +40,8 @@ struct IdleCase {
     const double out = scenario.tasks.task(kTask).output_tokens.Mean();
     const auto& q = scenario.quality[kTask];
     const double peak = *std::max_element(q.begin(), q.end());
-    for (size_t m = 0; m < scenario.system.model_names.size(); ++m) {
+    // The closed form only where the tables reach (a longer prompt is predicted +inf anyway).
+    for (size_t m = 0; m < scenario.system.model_names.size() && prompt <= 2048; ++m) {
       const auto& profile = *scenario.system.model_profiles[m];
       latency.push_back(profile.PrefillSeconds(prompt) +
                         (out - 1.0) * profile.DecodeStepSeconds(1, prompt + 0.5 * out));
