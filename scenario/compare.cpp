@@ -36,7 +36,7 @@ PreparedRouter PrepareRouter(const Scenario& scenario, const std::string& spec) 
 Scenario RanScenario(const Scenario& scenario, const std::string& spec) {
   Scenario ran = scenario;
   if (spec.empty()) return ran;
-  ran.resolved = YAML::Clone(scenario.resolved);
+  ran.resolved.reset(YAML::Clone(scenario.resolved));  // rebinds: operator= would write through
   if (spec.rfind("dedicated:", 0) == 0) {
     const std::string model = spec.substr(std::string("dedicated:").size());
     ran.resolved["router"] = "static:" + model;
