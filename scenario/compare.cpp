@@ -30,6 +30,25 @@ PreparedRouter PrepareRouter(const Scenario& scenario, const std::string& spec) 
   return prepared;
 }
 
+// The scenario as `spec` ran it, for its run folder's config.yaml: its router is `spec` (the
+// scenario's own router when `spec` is empty). "dedicated:<model>" ran static:<model> on the
+// dedicated system, which a note says (the scenario's cluster keys describe the shared one).
+Scenario RanScenario(const Scenario& scenario, const std::string& spec) {
+  Scenario ran = scenario;
+  if (spec.empty()) return ran;
+  ran.resolved.reset(YAML::Clone(scenario.resolved));  // rebinds: operator= would write through
+  if (spec.rfind("dedicated:", 0) == 0) {
+    const std::string model = spec.substr(std::string("dedicated:").size());
+    ran.resolved["router"] = "static:" + model;
+    ran.resolved["notes"] = fmt::format(
+        "evaluate's {}: static:{} on the dedicated system (every GPU holds {} alone, with all of its memory)", spec,
+        model, model);
+  } else {
+    ran.resolved["router"] = spec;
+  }
+  return ran;
+}
+
 }  // namespace
 
 RouterRun RunRouterSpec(const Scenario& scenario, const std::string& spec, const Workload& workload) {
@@ -119,7 +138,7 @@ std::string FormatComparisonCsv(const std::vector<RouterResult>& results) {
 void WriteRunFolder(const std::string& dir, const Scenario& scenario, const RouterResult& result) {
   namespace fs = std::filesystem;
   const fs::path base(dir);
-  WriteFileAtomically((base / "config.yaml").string(), ResolvedConfigYaml(scenario));
+  WriteFileAtomically((base / "config.yaml").string(), ResolvedConfigYaml(RanScenario(scenario, result.spec)));
   WriteFileAtomically((base / "requests.csv").string(), result.request_log);
   WriteFileAtomically((base / "windows.csv").string(), FormatWindows(result.summary));
   WriteFileAtomically((base / "summary.json").string(), FormatSummaryJson(result.summary));

@@ -37,6 +37,9 @@ RateEstimatorSettings EstimatorOf(const Scenario& scenario) {
   s.kind = node["kind"].as<std::string>();
   if (node["k"]) s.k = node["k"].as<int32_t>();
   if (node["half_life_s"]) s.half_life_s = node["half_life_s"].as<double>();
+  if (node["resolution_s"]) s.resolution_s = node["resolution_s"].as<double>();
+  if (node["fast_half_life_s"]) s.fast_half_life_s = node["fast_half_life_s"].as<double>();
+  if (node["slow_half_life_s"]) s.slow_half_life_s = node["slow_half_life_s"].as<double>();
   return s;
 }
 

@@ -11,6 +11,9 @@ namespace bestserve {
   X(kRandomRouter)                        \
   X(kThresholdRouter)                     \
   X(kGreedyRouter)                        \
+  X(kSlackRouter)                         \
+  X(kScorerRouter)                        \
+  X(kVirtualQueueRouter)                  \
   X(kPolicyRouter)
 
 #define BESTSERVE_DECLARE_KIND(kind) extern const RouterKind kind;

@@ -1,6 +1,6 @@
 // The one registry of routers: a table of router kinds, each defined in its own file beside this
 // one (static_router.cpp, random_router.cpp, threshold_router.cpp, greedy_router.cpp,
-// policy_router.cpp). Names, usage and help texts come from the table; so do `--help`, the
+// slack_router.cpp, scorer_router.cpp, vqueue_router.cpp, policy_router.cpp). Names, usage and help texts come from the table; so do `--help`, the
 // error for an unknown name and the default routers of `evaluate`.
 //
 // A router is named on the command line as a string ("greedy", "static:opt-6.7b",

@@ -31,7 +31,7 @@ struct Router::Impl {
   std::string encoding_name;
   std::string estimator_name;
   std::mutex arrivals_mutex;
-  std::variant<std::monostate, LastKRate, EwmaRate> tracker;
+  std::variant<std::monostate, LastKRate, EwmaRate, LastKRateV2, TwoScaleRate> tracker;
   std::atomic<double> rate_rps{0.0};
   size_t scratch_floats = 0;
 
@@ -127,6 +127,17 @@ std::unique_ptr<Router> Router::FromBytes(std::string_view bytes, const std::str
   if (estimator.kind == "last_k") {
     impl->tracker = LastKRate(estimator.k);
     impl->estimator_name = "last_k(k=" + std::to_string(estimator.k) + ")";
+  } else if (estimator.kind == "last_k_v2") {
+    impl->tracker = LastKRateV2(estimator.k, estimator.resolution_s);
+    std::ostringstream name;
+    name << "last_k_v2(k=" << estimator.k << ",resolution_s=" << estimator.resolution_s << ")";
+    impl->estimator_name = name.str();
+  } else if (estimator.kind == "two_scale") {
+    impl->tracker = TwoScaleRate(estimator.fast_half_life_s, estimator.slow_half_life_s);
+    std::ostringstream name;
+    name << "two_scale(fast_half_life_s=" << estimator.fast_half_life_s
+         << ",slow_half_life_s=" << estimator.slow_half_life_s << ")";
+    impl->estimator_name = name.str();
   } else if (estimator.kind == "ewma") {
     impl->tracker = EwmaRate(estimator.half_life_s);
     std::ostringstream name;
@@ -169,6 +180,10 @@ double Router::ObserveArrival(double now_s) {
     rate = last_k->Observe(now_s);
   } else if (auto* ewma = std::get_if<EwmaRate>(&impl_->tracker)) {
     rate = ewma->Observe(now_s);
+  } else if (auto* last_k_v2 = std::get_if<LastKRateV2>(&impl_->tracker)) {
+    rate = last_k_v2->Observe(now_s);
+  } else if (auto* two_scale = std::get_if<TwoScaleRate>(&impl_->tracker)) {
+    rate = two_scale->Observe(now_s);
   }
   impl_->rate_rps.store(rate, std::memory_order_relaxed);
   return rate;

@@ -58,7 +58,13 @@ MetadataEntries EncodePolicyMetadata(const PolicyMetadata& m) {
   e.emplace_back("tasks", JoinNames(m.task_names));
   e.emplace_back("models", JoinNames(m.model_names));
   e.emplace_back("rate_estimator.kind", m.rate_estimator.kind);
-  if (m.rate_estimator.kind == "last_k") e.emplace_back("rate_estimator.k", std::to_string(m.rate_estimator.k));
+  const RateEstimatorSettings& r = m.rate_estimator;
+  if (r.kind == "last_k" || r.kind == "last_k_v2") e.emplace_back("rate_estimator.k", std::to_string(r.k));
+  if (r.kind == "last_k_v2") e.emplace_back("rate_estimator.resolution_s", FloatText(r.resolution_s));
+  if (r.kind == "two_scale") {
+    e.emplace_back("rate_estimator.fast_half_life_s", FloatText(r.fast_half_life_s));
+    e.emplace_back("rate_estimator.slow_half_life_s", FloatText(r.slow_half_life_s));
+  }
   if (m.rate_estimator.kind == "ewma") e.emplace_back("rate_estimator.half_life_s", FloatText(m.rate_estimator.half_life_s));
   return e;
 }
@@ -92,18 +98,30 @@ std::string DecodePolicyMetadata(const MetadataEntries& entries, PolicyMetadata*
   m.observation.num_tasks = static_cast<int32_t>(m.task_names.size());
   m.observation.num_models = static_cast<int32_t>(m.model_names.size());
   m.rate_estimator.kind = *Find(entries, "rate_estimator.kind");
-  if (m.rate_estimator.kind == "last_k") {
+  auto positive = [&](const char* key, double* value_out) {
+    const std::string* text = Find(entries, key);
+    return text != nullptr && ParseDouble(*text, value_out) && *value_out > 0.0;
+  };
+  if (m.rate_estimator.kind == "last_k" || m.rate_estimator.kind == "last_k_v2") {
     const std::string* k = Find(entries, "rate_estimator.k");
     if (k == nullptr || !ParseDouble(*k, &value) || value < 1 || value != static_cast<int32_t>(value)) {
       return "rate_estimator.k must be an integer >= 1";
     }
     m.rate_estimator.k = static_cast<int32_t>(value);
+    if (m.rate_estimator.kind == "last_k_v2" && !positive("rate_estimator.resolution_s", &m.rate_estimator.resolution_s)) {
+      return "rate_estimator.resolution_s must be > 0";
+    }
+  } else if (m.rate_estimator.kind == "two_scale") {
+    if (!positive("rate_estimator.fast_half_life_s", &m.rate_estimator.fast_half_life_s) ||
+        !positive("rate_estimator.slow_half_life_s", &m.rate_estimator.slow_half_life_s)) {
+      return "rate_estimator.fast_half_life_s and rate_estimator.slow_half_life_s must be > 0";
+    }
   } else if (m.rate_estimator.kind == "ewma") {
     const std::string* h = Find(entries, "rate_estimator.half_life_s");
     if (h == nullptr || !ParseDouble(*h, &value) || !(value > 0.0)) return "rate_estimator.half_life_s must be > 0";
     m.rate_estimator.half_life_s = value;
   } else if (m.rate_estimator.kind != "true") {
-    return "unknown rate_estimator.kind '" + m.rate_estimator.kind + "' (known: last_k, ewma, true)";
+    return "unknown rate_estimator.kind '" + m.rate_estimator.kind + "' (known: last_k, last_k_v2, ewma, two_scale, true)";
   }
   *out = std::move(m);
   return "";

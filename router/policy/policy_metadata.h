@@ -10,9 +10,11 @@
 //   | observation.rate_scale_rps    | float                                              |
 //   | tasks                         | task names, comma-separated, in task-index order   |
 //   | models                        | model names, comma-separated (= the action names)  |
-//   | rate_estimator.kind           | last_k | ewma | true                              |
-//   | rate_estimator.k              | last_k: the number of gaps (the paper: 5)          |
+//   | rate_estimator.kind           | last_k | last_k_v2 | ewma | two_scale | true      |
+//   | rate_estimator.k              | last_k, last_k_v2: the number of gaps (paper: 5)   |
+//   | rate_estimator.resolution_s   | last_k_v2: the time grid in seconds                |
 //   | rate_estimator.half_life_s    | ewma: the half-life in seconds                     |
+//   | rate_estimator.fast_half_life_s, .slow_half_life_s | two_scale: the half-lives (s) |
 //
 // Standard library only: the deployable router library compiles it as is.
 #pragma once

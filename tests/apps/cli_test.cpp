@@ -71,7 +71,7 @@ TEST_CASE("each malformed config or CSV gives one clear error, exit code 3 and n
       {"unknown workload kind", Replace(kScenario, "kind: poisson", "kind: bursty"), "", "",
        {"workload.kind", "unknown workload kind 'bursty'", "valid kinds: poisson"}},
       {"unknown router", Replace(kScenario, "router: greedy", "router: smartest"), "", "",
-       {"scenario.yaml:14:9", "unknown router", "static:<model>, random, threshold[:r1,r2,..], greedy, policy:<file>"}},
+       {"scenario.yaml:14:9", "unknown router", "static:<model>, random, threshold[:r1,r2,..], greedy, slack, scorer[:lambda], vqueue[:V], policy:<file>"}},
       {"unknown load balancer", Replace(kScenario, "  gpu_groups:", "  load_balancer: fastest\n  gpu_groups:"), "", "",
        {"cluster.load_balancer", "unknown load balancer 'fastest'", "smallest_batch, least_queue, power_of_two"}},
       {"bad reward kind", Replace(kScenario, "reward: hard", "reward: medium"), "", "",

@@ -13,17 +13,19 @@
 namespace bestserve::testing {
 
 inline PolicyWeights RandomRoutingPolicy(uint64_t seed, std::vector<int> hidden = {256},
-                                         ObservationEncoding encoding = ObservationEncoding::kPaperV1) {
+                                         ObservationEncoding encoding = ObservationEncoding::kPaperV1,
+                                         std::vector<std::string> models = {"opt-125m", "opt-1.3b", "opt-6.7b"}) {
+  const int num_models = static_cast<int>(models.size());
   PolicyMetadata metadata;
   metadata.observation.encoding = encoding;
   metadata.task_names = {"hellaswag", "copa", "piqa", "openbookqa"};
-  metadata.model_names = {"opt-125m", "opt-1.3b", "opt-6.7b"};
+  metadata.model_names = std::move(models);
   metadata.observation.num_tasks = 4;
-  metadata.observation.num_models = 3;
+  metadata.observation.num_models = num_models;
   PolicyWeights w;
   w.shape.input_size = metadata.observation.size();
   w.shape.hidden_sizes = std::move(hidden);
-  w.shape.num_actions = 3;
+  w.shape.num_actions = num_models;
   // Weights uniform in +-3/sqrt(fan_in), biases 0: large enough that decisions depend on the
   // observation (every action wins somewhere), as a trained router's do.
   Rng rng(seed);
@@ -39,16 +41,16 @@ inline PolicyWeights RandomRoutingPolicy(uint64_t seed, std::vector<int> hidden 
   // variation with the observation, not a constant offset, decides.
   {
     const int out_layer = w.shape.num_layers() - 1;
-    std::vector<double> mean(3, 0.0);
-    std::vector<float> obs(static_cast<size_t>(w.shape.input_size)), q(3), scratch(ForwardScratchSize(w.shape));
+    std::vector<double> mean(static_cast<size_t>(num_models), 0.0);
+    std::vector<float> obs(static_cast<size_t>(w.shape.input_size)), q(static_cast<size_t>(num_models)), scratch(ForwardScratchSize(w.shape));
     Rng sample(seed + 1);
     const int n = 2000;
     for (int i = 0; i < n; ++i) {
       for (float& x : obs) x = static_cast<float>(sample.Uniform(0.0, 1.0));
       MlpForwardOne(w.shape, w.parameters.data(), obs.data(), q.data(), scratch.data());
-      for (int a = 0; a < 3; ++a) mean[static_cast<size_t>(a)] += q[static_cast<size_t>(a)] / n;
+      for (int a = 0; a < num_models; ++a) mean[static_cast<size_t>(a)] += q[static_cast<size_t>(a)] / n;
     }
-    for (int a = 0; a < 3; ++a) w.parameters[w.shape.BiasOffset(out_layer) + static_cast<size_t>(a)] = static_cast<float>(-mean[static_cast<size_t>(a)]);
+    for (int a = 0; a < num_models; ++a) w.parameters[w.shape.BiasOffset(out_layer) + static_cast<size_t>(a)] = static_cast<float>(-mean[static_cast<size_t>(a)]);
   }
   w.observation_encoding = ToString(encoding);
   w.action_names = metadata.model_names;

@@ -11,6 +11,7 @@
 #include "router/lib/c_api.h"
 #include "router/lib/router.h"
 #include "router/builtin/policy_router.h"
+#include "router/core/rate_estimator.h"
 #include "scenario/scenario.h"
 #include "tests/router/router_fixtures.h"
 
@@ -243,6 +244,61 @@ TEST_CASE("many threads deciding at once get the single-threaded answers", "[rou
   }
   for (auto& th : threads) th.join();
   CHECK(failures == std::vector<int>(4, 0));
+}
+
+}  // namespace bestserve
+
+namespace bestserve {
+
+TEST_CASE("the deployed router's rate estimate equals the simulator's for every estimator, bit for bit",
+          "[router][rate]") {
+  // Arrivals a gateway meets: a start-up burst at one timestamp, a coarse one-second grid with
+  // many requests per tick, then sub-millisecond jitter and long lulls.
+  std::vector<double> times;
+  for (int i = 0; i < 40; ++i) times.push_back(0.0);
+  for (int tick = 1; tick <= 20; ++tick) {
+    for (int i = 0; i < tick * 7; ++i) times.push_back(static_cast<double>(tick));
+  }
+  Rng rng(5);
+  double t = 21.0;
+  for (int i = 0; i < 3000; ++i) {
+    t += (i % 500 == 499) ? 60.0 : rng.Exponential(i % 2 == 0 ? 2000.0 : 3.0);
+    times.push_back(t);
+  }
+  const char* const sections[] = {"kind: last_k\nk: 5", "kind: last_k_v2\nk: 5\nresolution_s: 0.001",
+                                  "kind: last_k_v2\nk: 3\nresolution_s: 1",
+                                  "kind: two_scale\nfast_half_life_s: 0.5\nslow_half_life_s: 20",
+                                  "kind: ewma\nhalf_life_s: 2"};
+  for (const char* text : sections) {
+    INFO(text);
+    const ConfigNode section = ConfigNode::LoadString(text, "rate.yaml");
+    auto simulator_estimator = MakeRateEstimator(section);
+    PolicyWeights weights = testing::RandomRoutingPolicy(6, {16});
+    PolicyMetadata metadata;
+    REQUIRE(DecodePolicyMetadata(weights.metadata, &metadata).empty());
+    metadata.rate_estimator.kind = section.GetString("kind");
+    metadata.rate_estimator.k = static_cast<int32_t>(section.GetInt("k", 5));
+    metadata.rate_estimator.half_life_s = section.GetDouble("half_life_s", 1.0);
+    metadata.rate_estimator.resolution_s = section.GetDouble("resolution_s", 1e-3);
+    metadata.rate_estimator.fast_half_life_s = section.GetDouble("fast_half_life_s", 1.0);
+    metadata.rate_estimator.slow_half_life_s = section.GetDouble("slow_half_life_s", 30.0);
+    weights.metadata = EncodePolicyMetadata(metadata);
+    auto router = Router::FromBytes(EncodePolicyWeights(weights), "rate.bsw");
+    CHECK(router->rate_estimator() == simulator_estimator->Describe());
+    int64_t differences = 0;
+    int64_t not_finite = 0;
+    for (size_t i = 0; i < times.size(); ++i) {
+      Request r;
+      r.id = static_cast<int64_t>(i);
+      r.arrival_s = times[i];
+      const double simulated = simulator_estimator->Observe(r);
+      const double deployed = router->ObserveArrival(times[i]);
+      differences += std::memcmp(&simulated, &deployed, sizeof(double)) != 0 ? 1 : 0;
+      not_finite += std::isfinite(simulated) && simulated >= 0.0 ? 0 : 1;
+    }
+    CHECK(differences == 0);
+    CHECK(not_finite == 0);
+  }
 }
 
 }  // namespace bestserve

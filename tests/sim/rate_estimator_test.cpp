@@ -82,3 +82,77 @@ TEST_CASE("rate estimator sections parse and reject unknown kinds", "[sim][rate]
 }
 
 }  // namespace bestserve
+
+namespace bestserve {
+
+TEST_CASE("last_k_v2 equals last_k on a fine clock and counts one grid cell on a coarse one", "[sim][rate]") {
+  // Gaps of at least the resolution: the paper's estimate, bit for bit.
+  LastKRateEstimator paper(5);
+  LastKV2RateEstimator v2(5, 1e-3);
+  Rng rng(9);
+  double t = 0.0;
+  for (int i = 0; i < 1000; ++i) {
+    t += 0.002 + rng.Exponential(4.0);
+    const double a = paper.Observe(At(t));
+    const double b = v2.Observe(At(t));
+    REQUIRE(a == b);
+  }
+  // 100 arrivals at one timestamp of a one-second grid: the i-th sees i arrivals in the cell.
+  LastKV2RateEstimator coarse(5, 1.0);
+  CHECK(coarse.Observe(At(5.0)) == 0.0);  // start-up: nothing known
+  for (int i = 2; i <= 100; ++i) CHECK(coarse.Observe(At(5.0)) == Approx(static_cast<double>(i)));
+  // The next tick: the last 5 gaps span 1 s, the last_k estimate 5 / 1.
+  CHECK(coarse.Observe(At(6.0)) == Approx(5.0));
+  // The paper's estimator on the same stream: the 1 us floor.
+  LastKRateEstimator floored(5);
+  for (int i = 0; i < 10; ++i) floored.Observe(At(5.0));
+  CHECK(floored.Observe(At(5.0)) == Approx(5e6));
+  CHECK(MakeRateEstimator(ConfigNode::LoadString("kind: last_k_v2\nresolution_s: 1", "r.yaml"))->Describe() ==
+        "last_k_v2(k=5,resolution_s=1)");
+}
+
+TEST_CASE("two_scale is the larger of two decayed counts of earlier arrivals", "[sim][rate]") {
+  TwoScaleRateEstimator e(1.0, 2.0);
+  CHECK(e.Observe(At(0.0)) == 0.0);
+  // t = 1: fast 2^-1 ln2 / 1 = 0.3466; slow 2^-0.5 ln2 / 2 = 0.2451.
+  CHECK(e.Observe(At(1.0)) == Approx(0.5 * std::log(2.0)));
+  // A simultaneous arrival counts 1 more, undecayed: fast (0.5 + 1) ln2.
+  CHECK(e.Observe(At(1.0)) == Approx(1.5 * std::log(2.0)));
+  // After a 10 s lull the slow scale dominates: fast 2.5 * 2^-10 ln2; slow 2.5 * 2^-5 ln2 / 2.
+  const double slow = (std::pow(2.0, -0.5) + 2.0) * std::pow(2.0, -5.0) * std::log(2.0) / 2.0;
+  CHECK(e.Observe(At(11.0)) == Approx(slow));
+  CHECK(e.Describe() == "two_scale(fast_half_life_s=1,slow_half_life_s=2)");
+  CHECK_THROWS_WITH(
+      MakeRateEstimator(ConfigNode::LoadString("kind: two_scale\nfast_half_life_s: 5\nslow_half_life_s: 1", "r.yaml")),
+      Catch::Contains("slow_half_life_s >= fast_half_life_s"));
+}
+
+TEST_CASE("a decayed count of a Poisson stream has mean rate (1 - 2^(-t/h))", "[sim][rate][statistical]") {
+  // Palm mean of the decayed count of earlier arrivals at an arrival: L h / ln2 (1 - 2^(-t/h)).
+  const double rate = 20.0;
+  const double half_life = 0.5;
+  Rng rng(17);
+  double sum = 0.0;
+  double sum_sq = 0.0;
+  int counted = 0;
+  for (int run = 0; run < 400; ++run) {
+    TwoScaleRateEstimator e(half_life, half_life);
+    double t = 0.0;
+    double estimate = 0.0;
+    // The estimate at the first arrival after t = 5 half-lives.
+    while (t < 5.0 * half_life) {
+      t += rng.Exponential(rate);
+      estimate = e.Observe(At(t));
+    }
+    sum += estimate;
+    sum_sq += estimate * estimate;
+    ++counted;
+  }
+  const double mean = sum / counted;
+  const double sd = std::sqrt(sum_sq / counted - mean * mean);
+  // The first arrival after 2.5 s lies a little past it; 2^-5 of ramp-up left at most.
+  const double expected = rate * (1.0 - std::pow(2.0, -5.0));
+  CHECK(std::abs(mean - expected) < 4.0 * sd / std::sqrt(counted) + rate * std::pow(2.0, -5.0));
+}
+
+}  // namespace bestserve
