@@ -78,7 +78,7 @@ TEST_CASE("rate estimator sections parse and reject unknown kinds", "[sim][rate]
   CHECK(MakeRateEstimator(ConfigNode::LoadString("kind: ewma\nhalf_life_s: 2", "r.yaml"))->Describe() ==
         "ewma(half_life_s=2)");
   CHECK_THROWS_WITH(MakeRateEstimator(ConfigNode::LoadString("kind: oracle", "r.yaml")),
-                    Catch::Contains("r.yaml:1:7: at 'kind': unknown rate estimator 'oracle'; valid: last_k, ewma, true"));
+                    Catch::Contains("r.yaml:1:7: at 'kind': unknown rate estimator 'oracle'; valid: last_k, last_k_v2, ewma, two_scale, true"));
 }
 
 }  // namespace bestserve
