@@ -18,6 +18,12 @@ namespace bestserve {
 
 // SplitMix64 finalizer: a bijective 64-bit mixer (Steele, Lea, Flood 2014).
 uint64_t MixBits(uint64_t x);
+// The seed of counter `counter` (an episode, an iteration) of the stream whose seed is
+// `stream_seed`: the trainer's episodes, exploration and replay draws, and the Python env's
+// episodes, which must be the trainer's.
+inline uint64_t CounterSeed(uint64_t stream_seed, uint64_t counter) {
+  return MixBits(stream_seed ^ MixBits(counter));
+}
 
 // Seed for the named stream `stream_name` of a run whose master seed is `master_seed`.
 // Stable across platforms and releases: FNV-1a of the name, mixed with the master seed.

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "agent/train/trainer.h"
 #include "common/rng.h"
 
 namespace bestserve {

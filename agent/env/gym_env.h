@@ -3,7 +3,7 @@
 //
 // GymRoutingEnv wraps one RoutingEnvironment (env/routing_env.h) without changing its dynamics:
 //   * episodes: episode e of master seed s is RoutingEnvironment::Reset(CounterSeed(
-//     DeriveSeed(s, "agent/episodes"), e)), the very episode the C++ trainer (agent/trainer.h)
+//     DeriveSeed(s, "agent/episodes"), e)), the very episode the C++ trainer (agent/train/trainer.h)
 //     runs as its e-th with master seed s. Seed(s) restarts that stream at e = 0.
 //   * Step(action) -> (reward, terminated): `reward` is the sum of the rewards of the decisions
 //     whose request finished during this step (completed, or rejected at dispatch), usually

@@ -61,10 +61,6 @@ double EpsilonAt(const LearnerSettings& settings, int64_t iteration) {
   return settings.epsilon_start + (settings.epsilon_end - settings.epsilon_start) * progress;
 }
 
-uint64_t CounterSeed(uint64_t stream_seed, uint64_t counter) {
-  return MixBits(stream_seed ^ MixBits(counter));
-}
-
 std::string CurveCsvHeader() {
   return "iteration,updates,episodes,transitions,epsilon,mean_loss,mean_q,recent_mean_reward,"
          "eval_score\n";

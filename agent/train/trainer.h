@@ -54,9 +54,6 @@ using LearnerFactory = std::function<std::unique_ptr<QLearner>(
 // first epsilon_decay_fraction * iterations iterations, then constant.
 double EpsilonAt(const LearnerSettings& settings, int64_t iteration);
 
-// The seed of counter `counter` of the stream whose seed is `stream_seed`.
-uint64_t CounterSeed(uint64_t stream_seed, uint64_t counter);
-
 // What the evaluation hook and keep-best see: the online network after `iteration` iterations.
 struct PolicySnapshot {
   int64_t iteration = 0;
