@@ -31,5 +31,5 @@ if ((${#FILES[@]} == 0)); then
 fi
 echo "lint: clang-tidy on ${#FILES[@]} file(s)"
 printf '%s\n' "${FILES[@]}" | xargs -P "$(nproc 2>/dev/null || echo 2)" -n 4 \
-  "$TIDY" -p "$BUILD" --quiet 2> >(grep -v -E '^[0-9]+ warnings? generated|^Suppressed|^Use -header-filter' >&2)
+  "$TIDY" -p "$BUILD" --quiet --extra-arg=-Wno-unknown-warning-option 2> >(grep -v -E '^[0-9]+ warnings? generated|^Suppressed|^Use -header-filter' >&2)
 echo "lint: clean"
