@@ -161,7 +161,8 @@ TEST_CASE("a decrease is a warning and the values stay unless the repair is aske
       fit.yaml,
       Catch::Contains(
           "- \"m1 decode_step_ms (batch 4, context 1024): 8 -> 8.0625 ms (running maximum)\""));
-  const ModelProfile& m = Model(Load(fit));
+  const ProfileSet set = Load(fit);  // kept alive: m refers into it
+  const ModelProfile& m = Model(set);
   CHECK(m.decode_step_ms.values()[5] == 8.0625);
   CHECK(m.decode_step_ms.values()[8] == 30.333333333333332);  // untouched elsewhere
 }
