@@ -5,6 +5,18 @@
 #include <limits>
 
 namespace bestserve {
+
+std::vector<std::vector<double>> QualityFractionOfPeak(const std::vector<std::vector<double>>& quality) {
+  std::vector<std::vector<double>> fractions;
+  for (const auto& row : quality) {
+    double peak = 0.0;
+    for (double q : row) peak = std::max(peak, q);
+    std::vector<double> normalized;
+    for (double q : row) normalized.push_back(peak > 0.0 ? q / peak : 0.0);
+    fractions.push_back(std::move(normalized));
+  }
+  return fractions;
+}
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();

@@ -46,4 +46,8 @@ class LatencyPredictor {
   std::vector<double> mean_output_tokens_;  // by task
 };
 
+// quality[task][model] as a fraction of the task's best model (0 where no model is positive):
+// what the score-based routers (scorer, vqueue) weigh against predicted latency.
+std::vector<std::vector<double>> QualityFractionOfPeak(const std::vector<std::vector<double>>& quality);
+
 }  // namespace bestserve

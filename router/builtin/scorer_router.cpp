@@ -29,15 +29,7 @@ class ScorerRouter : public RoutingPolicy {
  public:
   ScorerRouter(const ServingSystem& system, const TaskTable& tasks, const std::vector<std::vector<double>>& quality,
                double lambda)
-      : predictor_(system, tasks), lambda_(lambda) {
-    for (const auto& row : quality) {
-      double peak = 0.0;
-      for (double q : row) peak = std::max(peak, q);
-      std::vector<double> normalized;
-      for (double q : row) normalized.push_back(peak > 0.0 ? q / peak : 0.0);
-      quality_fraction_.push_back(std::move(normalized));
-    }
-  }
+      : predictor_(system, tasks), quality_fraction_(QualityFractionOfPeak(quality)), lambda_(lambda) {}
   std::string Describe() const override { return fmt::format("scorer(lambda={})", lambda_); }
 
  protected:

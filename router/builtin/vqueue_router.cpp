@@ -35,14 +35,7 @@ class VirtualQueueRouter : public RoutingPolicy {
  public:
   VirtualQueueRouter(const ServingSystem& system, const TaskTable& tasks,
                      const std::vector<std::vector<double>>& quality, double v)
-      : predictor_(system, tasks), v_(v) {
-    for (const auto& row : quality) {
-      const double peak = *std::max_element(row.begin(), row.end());
-      std::vector<double> normalized;
-      for (double q : row) normalized.push_back(peak > 0.0 ? q / peak : 0.0);
-      quality_fraction_.push_back(std::move(normalized));
-    }
-  }
+      : predictor_(system, tasks), quality_fraction_(QualityFractionOfPeak(quality)), v_(v) {}
   std::string Describe() const override { return fmt::format("vqueue(v={})", v_); }
 
  protected:

@@ -30,22 +30,7 @@ namespace fs = std::filesystem;
 using testing::ReadAll;
 using testing::RunBestserve;
 
-// A small valid scenario; most rows change one thing in it.
-const char* kScenario = R"(name: tiny
-seed: 3
-tasks: profiles/tasks/opt_zero_shot.yaml
-profile: paper
-cluster:
-  gpu_groups:
-    - count: 2
-      instances:
-        - {model: opt-125m, memory_fraction: 0.05}
-        - {model: opt-1.3b, memory_fraction: 0.20}
-        - {model: opt-6.7b, memory_fraction: 0.75}
-deadline: {ms_per_token: 40, reward: hard}
-workload: {kind: poisson, rate_rps: 3, duration_s: 20}
-router: greedy
-)";
+using testing::kScenario;
 
 // A tiny training run (a few seconds); `hidden` sets the network's shape.
 std::string TrainConfig(int hidden) {

@@ -21,6 +21,24 @@ extern char** environ;
 
 namespace bestserve::testing {
 
+// A small valid scenario; the bad-input cases of cli_test and bad_input_test each change one
+// thing in it.
+inline constexpr const char* kScenario = R"(name: tiny
+seed: 3
+tasks: profiles/tasks/opt_zero_shot.yaml
+profile: paper
+cluster:
+  gpu_groups:
+    - count: 2
+      instances:
+        - {model: opt-125m, memory_fraction: 0.05}
+        - {model: opt-1.3b, memory_fraction: 0.20}
+        - {model: opt-6.7b, memory_fraction: 0.75}
+deadline: {ms_per_token: 40, reward: hard}
+workload: {kind: poisson, rate_rps: 3, duration_s: 20}
+router: greedy
+)";
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together

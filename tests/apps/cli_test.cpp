@@ -16,22 +16,7 @@ using testing::ReadAll;
 using testing::RunBestserve;
 using testing::ScratchDir;
 
-// A small valid scenario; the bad-input cases below each change one thing.
-const char* kScenario = R"(name: tiny
-seed: 3
-tasks: profiles/tasks/opt_zero_shot.yaml
-profile: paper
-cluster:
-  gpu_groups:
-    - count: 2
-      instances:
-        - {model: opt-125m, memory_fraction: 0.05}
-        - {model: opt-1.3b, memory_fraction: 0.20}
-        - {model: opt-6.7b, memory_fraction: 0.75}
-deadline: {ms_per_token: 40, reward: hard}
-workload: {kind: poisson, rate_rps: 3, duration_s: 20}
-router: greedy
-)";
+using testing::kScenario;
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   const auto pos = text.find(from);
