@@ -29,7 +29,8 @@ std::string Quoted(const std::vector<std::string>& names) {
 
 // Refuses text that is not UTF-8 YAML of a sane size before yaml-cpp sees it (yaml-cpp decodes
 // UTF-16/32 silently and has no size limits of its own).
-void CheckText(const std::string& text, const std::string& source_name) {
+// `line_limit`: false for machine-written data that holds a whole document on one line.
+void CheckText(const std::string& text, const std::string& source_name, bool line_limit) {
   if (text.size() > YamlLimits::kMaxFileBytes) {
     ThrowConfigError("{}: {} bytes; a YAML file may hold at most {} bytes", source_name,
                      text.size(), YamlLimits::kMaxFileBytes);
@@ -50,7 +51,7 @@ void CheckText(const std::string& text, const std::string& source_name) {
                        source_name, line, i - line_start + 1);
     }
     if (i == text.size() || text[i] == '\n') {
-      if (i - line_start > YamlLimits::kMaxLineBytes) {
+      if (line_limit && i - line_start > YamlLimits::kMaxLineBytes) {
         ThrowConfigError("{}:{}: line of {} bytes; a line may hold at most {} bytes", source_name,
                          line, i - line_start, YamlLimits::kMaxLineBytes);
       }
@@ -133,8 +134,16 @@ ConfigNode ConfigNode::LoadFile(const std::string& path) {
 }
 
 ConfigNode ConfigNode::LoadString(const std::string& text, const std::string& source_name) {
+  return Load(text, source_name, /*line_limit=*/true);
+}
+
+ConfigNode ConfigNode::LoadData(const std::string& text, const std::string& source_name) {
+  return Load(text, source_name, /*line_limit=*/false);
+}
+
+ConfigNode ConfigNode::Load(const std::string& text, const std::string& source_name, bool line_limit) {
   auto source = std::make_shared<const std::string>(source_name);
-  CheckText(text, source_name);
+  CheckText(text, source_name, line_limit);
   YAML::Node root;
   try {
     root = YAML::Load(text);

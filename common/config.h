@@ -28,6 +28,10 @@ class ConfigNode {
   // line:column, what YamlLimits (common/limits.h) bounds, text that is not UTF-8 (NUL bytes,
   // UTF-16/32), duplicate keys, keys that are not plain values, and alias expansion past the limit.
   static ConfigNode LoadString(const std::string& text, const std::string& source_name);
+  // The same for machine-written data in YAML flow or JSON form (a measured serving log, a
+  // workload list), which may hold its whole document on one line: every check and limit but the
+  // per-line one (the file size and value limits still bound it).
+  static ConfigNode LoadData(const std::string& text, const std::string& source_name);
 
   const std::string& source() const { return *source_; }
   const std::string& path() const { return path_; }
@@ -86,6 +90,7 @@ class ConfigNode {
  private:
   ConfigNode(YAML::Node node, std::shared_ptr<const std::string> source, std::string path)
       : node_(std::move(node)), source_(std::move(source)), path_(std::move(path)) {}
+  static ConfigNode Load(const std::string& text, const std::string& source_name, bool line_limit);
   std::string TypeName() const;
   std::string ScalarText() const;
 

@@ -41,7 +41,7 @@ ConfigNode ParseList(const std::string& text, const std::string& file, const cha
   // A Python literal of dicts, numbers and single-quoted strings is YAML flow syntax; JSON is too.
   ConfigNode root = [&] {
     try {
-      return ConfigNode::LoadString(text, file);
+      return ConfigNode::LoadData(text, file);
     } catch (const ConfigError& e) {
       ThrowConfigError("{}: expected {} on the first line: {}", file, what, e.what());
     }

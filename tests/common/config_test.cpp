@@ -62,4 +62,17 @@ TEST_CASE("the JSON writer nests, escapes and prints numbers in shortest round-t
   CHECK(w.str() == "{\n  \"x\": 0.1,\n  \"s\": \"a\\\"b\\n\",\n  \"list\": [\n    1,\n    2.5\n  ],\n  \"nan\": null,\n  \"empty\": []\n}\n");
 }
 
+TEST_CASE("machine-written data may hold its whole document on one line; a config may not",
+          "[common][config]") {
+  // 5,000 records of a measured log on one line, as DistServe writes them (about 100 KB).
+  std::string line = "[";
+  for (int i = 0; i < 5000; ++i) line += (i ? ", " : "") + std::string("{'prompt_len': 12, 'ttft_ms': 1.5}");
+  line += "]";
+  REQUIRE(line.size() > (64u << 10));
+  const ConfigNode data = ConfigNode::LoadData(line, "log.exp");
+  CHECK(data.size() == 5000);
+  CHECK(data.Element(4999).GetDouble("ttft_ms") == 1.5);
+  CHECK_THROWS_WITH(ConfigNode::LoadString(line, "c.yaml"), Catch::Contains("c.yaml:1: line of"));
+}
+
 }  // namespace bestserve
