@@ -9,7 +9,8 @@
 # python3-matplotlib draws plots; python3-torch runs the latency profiler's CPU tests
 # (profiles/tools/); both under Debian's /usr/bin/python3. slurm-wlm and munge: the sweep
 # test runs a real single-node Slurm (tests/sweep/slurm_e2e.sh). clang-tidy: the lint step of
-# scripts/test.sh.
+# scripts/test.sh. libboost-dev (Asio and Beast, header-only) and nlohmann-json3-dev: the serving
+# path (serve/: gateway, emulator, load generator); curl: its end-to-end test talks to it as a user would.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +26,7 @@ PACKAGES=(
   pybind11-dev python3-pybind11 python3-pytest python3-numpy
   slurm-wlm munge
   clang-tidy git
+  libboost-dev nlohmann-json3-dev curl
 )
 
 missing=()

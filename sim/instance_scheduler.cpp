@@ -43,6 +43,28 @@ void InstanceScheduler::Enqueue(const EngineRequest& request) {
   waiting_.push_back(seq);
 }
 
+bool InstanceScheduler::Abort(int64_t id) {
+  const auto is_id = [id](const Sequence& s) { return s.request.id == id; };
+  if (const auto it = std::find_if(waiting_.begin(), waiting_.end(), is_id); it != waiting_.end()) {
+    free_blocks_ += it->blocks;  // 0: waiting sequences hold none (preemption freed them)
+    waiting_.erase(it);
+    return true;
+  }
+  const auto it = std::find_if(running_.begin(), running_.end(), is_id);
+  if (it == running_.end()) return false;
+  if (busy_) {
+    // Its work is part of the iteration in progress; FinishIteration drops it.
+    if (std::find(aborted_in_iteration_.begin(), aborted_in_iteration_.end(), id) ==
+        aborted_in_iteration_.end()) {
+      aborted_in_iteration_.push_back(id);
+    }
+    return true;
+  }
+  free_blocks_ += it->blocks;
+  running_.erase(it);
+  return true;
+}
+
 InstanceScheduler::Sequence& InstanceScheduler::Find(int64_t order) {
   auto it = std::lower_bound(running_.begin(), running_.end(), order,
                              [](const Sequence& s, int64_t o) { return s.order < o; });
@@ -195,6 +217,15 @@ const std::vector<TokenOutput>& InstanceScheduler::FinishIteration() {
                   [](const Sequence& s) { return s.generated == s.request.output_tokens; });
   }
   work_.clear();
+  for (const int64_t id : aborted_in_iteration_) {
+    const auto is_id = [id](const Sequence& s) { return s.request.id == id; };
+    std::erase_if(outputs_, [id](const TokenOutput& out) { return out.id == id; });
+    const auto it = std::find_if(running_.begin(), running_.end(), is_id);
+    if (it == running_.end()) continue;  // it finished in this very iteration
+    free_blocks_ += it->blocks;
+    running_.erase(it);
+  }
+  aborted_in_iteration_.clear();
   BS_CHECK(free_blocks_ >= 0 && free_blocks_ <= total_blocks_);
   return outputs_;
 }

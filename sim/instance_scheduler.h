@@ -70,6 +70,12 @@ class InstanceScheduler {
   // Appends a request to the waiting queue. Precondition: CanServe.
   void Enqueue(const EngineRequest& request);
 
+  // Removes a request whose client went away (a real-time server, serve/emulator.h): a waiting
+  // one at once; a running one frees its blocks at once when idle, else at the end of the
+  // iteration in progress, which then reports no token for it. Returns false when the id is not
+  // here (finished already, or never enqueued).
+  bool Abort(int64_t id);
+
   // Plans the next iteration and returns its duration in seconds, or nothing when there is no
   // work that can start (idle). Precondition: no iteration in progress.
   std::optional<double> StartIteration();
@@ -125,6 +131,7 @@ class InstanceScheduler {
   std::vector<Work> work_;         // the iteration in progress
   std::vector<int64_t> newly_admitted_;
   std::vector<TokenOutput> outputs_;
+  std::vector<int64_t> aborted_in_iteration_;  // request ids, applied by FinishIteration
   bool busy_ = false;
   EngineCounters counters_;
 };

@@ -49,8 +49,11 @@ double TimePerOutputToken(const RequestRecord& rec) {
 
 Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOptions& options) {
   BS_CHECK(sim.all_finished());
-  const auto& records = sim.records();
-  const ServingSystem& system = sim.system();
+  return Summarize(sim.records(), sim.system(), sim.counters(), tasks, options);
+}
+
+Summary Summarize(std::span<const RequestRecord> records, const ServingSystem& system,
+                  const SimCounters& counters, const TaskTable& tasks, const MetricsOptions& options) {
   Summary s;
   s.num_requests = static_cast<int64_t>(records.size());
   s.num_gpus = system.num_gpus;
@@ -59,7 +62,7 @@ Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOpt
   const size_t num_models = system.model_names.size();
   s.selections.assign(num_models, 0);
   s.selections_by_task.assign(s.task_names.size(), std::vector<int64_t>(num_models, 0));
-  s.counters = sim.counters();
+  s.counters = counters;
   s.engine = ToString(system.engine.kind);
 
   std::vector<double> latencies;
@@ -71,15 +74,17 @@ Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOpt
   int64_t misses = 0;
   for (size_t i = 0; i < records.size(); ++i) {
     const RequestRecord& rec = records[i];
-    BS_CHECK(rec.finished && rec.model >= 0);
+    BS_CHECK(rec.finished && (rec.model >= 0 || rec.reject == RejectReason::kServerError));
     s.total_reward += rec.reward;
     s.total_peak += rec.peak_reward;
     normalized.push_back(rec.peak_reward > 0.0 ? rec.reward / rec.peak_reward : 0.0);
-    ++s.selections[static_cast<size_t>(rec.model)];
-    ++s.selections_by_task[static_cast<size_t>(rec.request.task)][static_cast<size_t>(rec.model)];
     const size_t bin = i / static_cast<size_t>(options.selection_bin_requests);
     if (bin >= s.selections_over_time.size()) s.selections_over_time.emplace_back(num_models, 0);
-    ++s.selections_over_time[bin][static_cast<size_t>(rec.model)];
+    if (rec.model >= 0) {
+      ++s.selections[static_cast<size_t>(rec.model)];
+      ++s.selections_by_task[static_cast<size_t>(rec.request.task)][static_cast<size_t>(rec.model)];
+      ++s.selections_over_time[bin][static_cast<size_t>(rec.model)];
+    }
     if (!rec.deadline_met) ++misses;
     const double sojourn = rec.completion_s - rec.request.arrival_s;
     sojourn_sum += sojourn;
@@ -108,6 +113,11 @@ Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOpt
   for (RejectReason reason : {RejectReason::kNoReplica, RejectReason::kExceedsContextWindow,
                               RejectReason::kExceedsKvCapacity}) {
     s.rejected_by_reason.emplace_back(ToString(reason), 0);
+  }
+  // Listed only when it happened: simulated runs never have it (and their outputs stay as they were).
+  if (std::any_of(records.begin(), records.end(),
+                  [](const RequestRecord& r) { return r.reject == RejectReason::kServerError; })) {
+    s.rejected_by_reason.emplace_back(ToString(RejectReason::kServerError), 0);
   }
   std::vector<double> ttfts;
   std::vector<double> tpots;
@@ -156,12 +166,16 @@ Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOpt
 }
 
 std::string FormatRequestLog(const Simulator& sim, const TaskTable& tasks) {
+  return FormatRequestLog(sim.records(), sim.system().model_names, tasks);
+}
+
+std::string FormatRequestLog(std::span<const RequestRecord> records,
+                             const std::vector<std::string>& names, const TaskTable& tasks) {
   std::string out =
       "id,arrival_s,task,prompt_tokens,output_tokens,deadline_s,model,replica,admitted_s,"
       "first_token_s,completion_s,latency_s,deadline_met,reward,peak_reward,rejected,ttft_s,"
       "tpot_s\n";
-  const auto& names = sim.system().model_names;
-  for (const RequestRecord& rec : sim.records()) {
+  for (const RequestRecord& rec : records) {
     const Request& r = rec.request;
     out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.id, r.arrival_s,
                        tasks.task(r.task).name, r.prompt_tokens, r.output_tokens, r.deadline_s,

@@ -22,6 +22,7 @@
 //                  lambda = n / (last finish - first arrival) and W the mean sojourn time.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -90,10 +91,17 @@ struct Summary {
 };
 
 Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOptions& options);
+// The same from records made elsewhere (a live run against a server, serve/loadgen.h): every
+// record finished, in id order; a record with model -1 (no model answered) counts in no
+// selection. `counters` supplies start_s, end_s and in_system_area.
+Summary Summarize(std::span<const RequestRecord> records, const ServingSystem& system,
+                  const SimCounters& counters, const TaskTable& tasks, const MetricsOptions& options);
 
 
 // Per-request log: one CSV row per request, in id (arrival) order.
 std::string FormatRequestLog(const Simulator& sim, const TaskTable& tasks);
+std::string FormatRequestLog(std::span<const RequestRecord> records,
+                             const std::vector<std::string>& model_names, const TaskTable& tasks);
 // The summary as JSON (windowed averages go to FormatWindows, not here).
 std::string FormatSummaryJson(const Summary& summary);
 // index,window_average CSV.

@@ -17,6 +17,7 @@ const char* ToString(RejectReason reason) {
     case RejectReason::kNoReplica: return "no_replica";
     case RejectReason::kExceedsContextWindow: return "exceeds_context_window";
     case RejectReason::kExceedsKvCapacity: return "exceeds_kv_capacity";
+    case RejectReason::kServerError: return "server_error";
   }
   return "?";
 }

@@ -55,6 +55,7 @@ enum class RejectReason : uint8_t {
   kNoReplica,             // the chosen model is placed on no GPU
   kExceedsContextWindow,  // prompt + output tokens exceed the model's context window
   kExceedsKvCapacity,     // no replica's KV cache could ever hold the request
+  kServerError,           // live runs only (serve/loadgen.h): an error answer, a timeout, a refused connection
 };
 const char* ToString(RejectReason reason);
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/error.h"
 #include "sweep/shard.h"
 
 namespace bestserve::app {
@@ -63,6 +64,21 @@ CLI::Validator WorkerCountFlag() {
         return "";
       },
       "N");
+}
+
+ScenarioOverrides ScenarioFlags::Overrides() const {
+ScenarioOverrides o;
+o.seed = seed;
+o.rate_rps = rate_rps;
+o.duration_s = duration_s;
+for (const auto& item : set_values) {
+  const auto eq = item.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    ThrowConfigError("--set '{}': expected KEY.PATH=VALUE", item);
+  }
+  o.set_values.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+}
+return o;
 }
 
 std::string ShellQuote(const std::string& text) {

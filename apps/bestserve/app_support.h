@@ -3,7 +3,11 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "scenario/scenario.h"
 
 namespace bestserve::app {
 
@@ -17,6 +21,29 @@ int32_t DefaultWorkers();
 //  * WorkerCountFlag: -j/--jobs, an integer in [1, 4096].
 CLI::Validator SeedFlag();
 CLI::Validator WorkerCountFlag();
+
+// Flags shared by the subcommands that load a scenario (simulate, evaluate, loadgen); they
+// mean the same thing everywhere.
+struct ScenarioFlags {
+  std::string config;
+  std::string out;
+  std::optional<uint64_t> seed;
+  std::optional<double> rate_rps;
+  std::optional<double> duration_s;
+  std::vector<std::string> set_values;
+
+  void Add(CLI::App* cmd) {
+    cmd->add_option("--config", config, "Scenario YAML (default: the built-in paper 4-GPU setup)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--out", out, "Folder for results (resolved config, per-request log, summary)");
+    cmd->add_option("--seed", seed, "Master seed (overrides `seed`)")->check(SeedFlag());
+    cmd->add_option("--rate", rate_rps, "Poisson arrival rate in requests/s (overrides workload.rate_rps)");
+    cmd->add_option("--duration", duration_s, "Poisson workload length in s (overrides workload.duration_s)");
+    cmd->add_option("--set", set_values,
+                    "Override any key: --set cluster.gpu_groups[0].count=8 (value in YAML; repeatable)");
+  }
+  ScenarioOverrides Overrides() const;
+};
 
 // `text` quoted for a POSIX shell command line.
 std::string ShellQuote(const std::string& text);

@@ -11,41 +11,6 @@
 namespace bestserve::app {
 namespace {
 
-// Flags shared by the simulation subcommands; they mean the same thing everywhere.
-struct ScenarioFlags {
-  std::string config;
-  std::string out;
-  std::optional<uint64_t> seed;
-  std::optional<double> rate_rps;
-  std::optional<double> duration_s;
-  std::vector<std::string> set_values;
-
-  void Add(CLI::App* cmd) {
-    cmd->add_option("--config", config, "Scenario YAML (default: the built-in paper 4-GPU setup)")
-        ->check(CLI::ExistingFile);
-    cmd->add_option("--out", out, "Folder for results (resolved config, per-request log, summary)");
-    cmd->add_option("--seed", seed, "Master seed (overrides `seed`)")->check(SeedFlag());
-    cmd->add_option("--rate", rate_rps, "Poisson arrival rate in requests/s (overrides workload.rate_rps)");
-    cmd->add_option("--duration", duration_s, "Poisson workload length in s (overrides workload.duration_s)");
-    cmd->add_option("--set", set_values,
-                    "Override any key: --set cluster.gpu_groups[0].count=8 (value in YAML; repeatable)");
-  }
-  ScenarioOverrides Overrides() const {
-    ScenarioOverrides o;
-    o.seed = seed;
-    o.rate_rps = rate_rps;
-    o.duration_s = duration_s;
-    for (const auto& item : set_values) {
-      const auto eq = item.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        ThrowConfigError("--set '{}': expected KEY.PATH=VALUE", item);
-      }
-      o.set_values.emplace_back(item.substr(0, eq), item.substr(eq + 1));
-    }
-    return o;
-  }
-};
-
 // The --routers list: comma-separated, where a piece that is a plain number continues the
 // previous router's argument, so "greedy,threshold:2,24" is two routers. An empty piece is an
 // error (CLI11's delimiter would drop it silently).

@@ -19,5 +19,8 @@ void AddTrainCommand(CLI::App& app);
 void AddExportCommand(CLI::App& app);
 void AddReproduceCommand(CLI::App& app);
 void AddValidateCommand(CLI::App& app);
+void AddGatewayCommand(CLI::App& app);
+void AddEmulateCommand(CLI::App& app);
+void AddLoadgenCommand(CLI::App& app);
 
 }  // namespace bestserve::app

@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   bestserve::app::AddSweepCommand(app);
   bestserve::app::AddProfileCommand(app);
   bestserve::app::AddValidateCommand(app);
+  bestserve::app::AddGatewayCommand(app);
+  bestserve::app::AddEmulateCommand(app);
+  bestserve::app::AddLoadgenCommand(app);
   // CLI11 answers an unknown first word with "A subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;

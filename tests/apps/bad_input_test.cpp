@@ -237,8 +237,8 @@ std::vector<BadInputCase> Cases() {
       {"a 10^14-token prompt",
        {{"s.yaml", CsvScenario()}, {"requests.csv", std::string(kCsvHeader) + "0,1,copa,100000000000000,10,,\n"}}, csv, 3,
        {"requests.csv:2: column 'prompt_tokens'", "expected a token count in [1, 1073741824], got 100000000000000"}},
-      {"an unknown subcommand", {}, "gateway --help", 2,
-       {"unknown subcommand 'gateway'", "simulate, train, evaluate, export, reproduce, workload, sweep, profile"}},
+      {"an unknown subcommand", {}, "frobnicate --help", 2,
+       {"unknown subcommand 'frobnicate'", "simulate, train, evaluate, export, reproduce, workload, sweep, profile"}},
   };
 }
 

@@ -1,0 +1,158 @@
+// HTTP/1.1 on Boost.Beast for bestserve's servers and clients, as C++20 coroutines on one
+// io_context thread: one small server (keep-alive, body limit, chunked streaming) and one
+// small client (connect and read timeouts, a response read piece by piece). The gateway, the
+// emulator and the load generator are written against these and nothing else of Beast.
+//
+// Why one thread per process: every decision reads shared counters (in-flight per model, the
+// arrival-rate estimate) that the router library expects to see in arrival order; a single
+// event loop serializes them without locks, and loopback serving of thousands of streams is
+// far from saturating one core (bench/gateway_bench.sh measures it).
+#pragma once
+
+#include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bestserve::serve {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+using HttpRequest = http::request<http::string_body>;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// One request received by HttpServer. The handler answers once: Respond() with a whole body, or
+// BeginStream(), WriteChunk()..., EndStream() for a chunked (server-sent events) answer.
+class Exchange {
+ public:
+  Exchange(beast::tcp_stream& stream, HttpRequest request, std::chrono::milliseconds write_timeout)
+      : stream_(stream), request_(std::move(request)), write_timeout_(write_timeout) {}
+
+  const HttpRequest& request() const { return request_; }
+  std::string_view Header(std::string_view name) const;
+
+  asio::awaitable<void> Respond(http::status status, std::string content_type, std::string body,
+                                Headers headers = {});
+  // Each returns false when the client is gone (write failed or timed out); the handler then
+  // stops writing and cancels its work.
+  asio::awaitable<bool> BeginStream(std::string content_type, Headers headers = {});
+  asio::awaitable<bool> WriteChunk(std::string data);
+  asio::awaitable<bool> EndStream();
+
+  bool responded() const { return responded_; }
+  bool keep_alive() const { return keep_alive_ && !failed_; }
+  // Whether a write to the client failed (it disconnected, or was too slow).
+  bool client_gone() const { return failed_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  HttpRequest request_;
+  std::chrono::milliseconds write_timeout_;
+  bool responded_ = false;
+  bool keep_alive_ = true;
+  bool failed_ = false;
+};
+
+using Handler = std::function<asio::awaitable<void>(Exchange&)>;
+
+struct ServerOptions {
+  size_t max_body_bytes = 1 << 20;                    // larger: 413
+  size_t max_header_bytes = 16 << 10;                 // larger: 431
+  std::chrono::milliseconds idle_timeout{30'000};     // between requests on a kept-alive connection
+  std::chrono::milliseconds read_timeout{10'000};     // a request's header and body
+  std::chrono::milliseconds write_timeout{10'000};    // each write to a slow client
+};
+
+class HttpServer {
+ public:
+  // Binds and listens at once (so the port is known); Start() begins accepting. Port 0 picks a
+  // free port. Throws std::system_error when the address cannot be bound.
+  HttpServer(asio::io_context& io, const std::string& host, uint16_t port, ServerOptions options,
+             Handler handler);
+  uint16_t port() const { return port_; }
+  void Start();
+  // Closes the listening socket; connections already open finish their current exchange.
+  void StopAccepting();
+  int64_t open_connections() const { return *open_connections_; }
+
+ private:
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> Serve(tcp::socket socket);
+
+  asio::io_context& io_;
+  tcp::acceptor acceptor_;
+  ServerOptions options_;
+  Handler handler_;
+  uint16_t port_ = 0;
+  std::shared_ptr<int64_t> open_connections_ = std::make_shared<int64_t>(0);
+};
+
+// "http://host:port" (a trailing path is refused). Throws std::invalid_argument naming the url.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string Url() const;
+};
+HostPort ParseHttpUrl(std::string_view url);
+
+// One HTTP exchange as a client: connect, send, read the header, then the body in pieces
+// (chunked transfer decoded). Every step is bounded by its timeout; a failure throws
+// boost::system::system_error (timeouts: beast::error::timeout).
+class HttpClient {
+ public:
+  explicit HttpClient(asio::any_io_executor executor) : stream_(std::move(executor)) {}
+
+  asio::awaitable<void> Connect(HostPort endpoint, std::chrono::milliseconds timeout);
+  asio::awaitable<void> Send(HttpRequest& request, std::chrono::milliseconds timeout);
+  // Reads the status line and headers.
+  asio::awaitable<void> ReadHeader(std::chrono::milliseconds timeout);
+  int status() const { return static_cast<int>(parser_.get().result_int()); }
+  std::string_view Header(std::string_view name) const;
+  // The next piece of the body, or nothing at its end.
+  asio::awaitable<std::optional<std::string>> ReadSome(std::chrono::milliseconds timeout);
+  // The rest of the body, at most `limit` bytes (more: throws).
+  asio::awaitable<std::string> ReadAll(std::chrono::milliseconds timeout, size_t limit);
+  // Closes the connection (a server notices and cancels the request).
+  void Close();
+
+ private:
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::response_parser<http::buffer_body> parser_;
+  std::array<char, 16384> piece_{};
+};
+
+// A request with the usual headers set.
+HttpRequest MakeRequest(http::verb verb, std::string_view target, const std::string& host,
+                        std::string body = "", std::string_view content_type = "application/json");
+
+// A one-shot notification between coroutines on one thread: Wait() suspends until Notify()
+// (or returns at once if notified since the last Wait).
+class Notifier {
+ public:
+  explicit Notifier(asio::any_io_executor executor) : timer_(std::move(executor)) {}
+  asio::awaitable<void> Wait();
+  void Notify();
+
+ private:
+  asio::steady_timer timer_;
+  bool pending_ = false;
+  bool waiting_ = false;
+};
+
+}  // namespace bestserve::serve

@@ -1,0 +1,391 @@
+// The serving path in one process, on loopback: emulated instances (serve/emulator.h) behind a
+// gateway (serve/gateway.h), driven by a client written here. Checks timing against the
+// profile's closed form, routing, faults and bad requests.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "common/error.h"
+#include "scenario/scenario.h"
+#include "serve/emulator.h"
+#include "serve/gateway.h"
+
+namespace bestserve::serve {
+namespace {
+
+using nlohmann::json;
+const std::string kScenario = std::string(BESTSERVE_SOURCE_DIR) + "/tests/serve/data/tiny_box.yaml";
+
+// An io_context on its own thread; Run() executes a coroutine there and waits for its result.
+// Servers made with Make() live on that thread and are destroyed after it stops.
+class Loop {
+ public:
+  Loop() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~Loop() {
+    io_.stop();
+    thread_.join();
+    owned_.clear();
+  }
+  asio::io_context& io() { return io_; }
+  template <class T, class... Args>
+  T* Make(Args&&... args) {
+    return Call([&] {
+      auto made = std::make_shared<T>(io_, std::forward<Args>(args)...);
+      owned_.push_back(made);
+      made->Start();
+      return made.get();
+    });
+  }
+  template <class T>
+  T Run(asio::awaitable<T> work) {
+    return asio::co_spawn(io_, std::move(work), asio::use_future).get();
+  }
+  template <class F>
+  auto Call(F f) {  // a plain function on the loop thread
+    std::promise<decltype(f())> done;
+    asio::post(io_, [&] { done.set_value(f()); });
+    return done.get_future().get();
+  }
+
+ private:
+  asio::io_context io_;
+  std::vector<std::shared_ptr<void>> owned_;  // declared after io_: destroyed before it
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+struct Reply {
+  int status = 0;
+  std::string model_header;
+  std::string body;
+  std::vector<std::string> events;  // data payloads of a stream
+  double first_s = -1.0;            // seconds to the first body piece
+  double total_s = 0.0;
+};
+
+asio::awaitable<Reply> Post(uint16_t port, std::string target, std::string body, Headers headers = {},
+                            size_t stop_after_events = 0) {
+  HttpClient client(co_await asio::this_coro::executor);
+  const auto start = Clock::now();
+  // (a named HostPort: GCC 12 mishandles aggregate temporaries inside co_await expressions)
+  HostPort address;
+  address.host = "127.0.0.1";
+  address.port = port;
+  co_await client.Connect(address, std::chrono::milliseconds(2000));
+  HttpRequest request = MakeRequest(http::verb::post, target, "127.0.0.1", std::move(body));
+  for (const auto& [name, value] : headers) request.set(name, value);
+  co_await client.Send(request, std::chrono::milliseconds(2000));
+  co_await client.ReadHeader(std::chrono::milliseconds(20000));
+  Reply reply;
+  reply.status = client.status();
+  reply.model_header = std::string(client.Header("x-bestserve-model"));
+  std::string pending;
+  while (auto piece = co_await client.ReadSome(std::chrono::milliseconds(20000))) {
+    if (reply.first_s < 0) reply.first_s = std::chrono::duration<double>(Clock::now() - start).count();
+    reply.body += *piece;
+    pending += *piece;
+    size_t end;
+    while ((end = pending.find("\n\n")) != std::string::npos) {
+      if (pending.rfind("data: ", 0) == 0) reply.events.push_back(pending.substr(6, end - 6));
+      pending.erase(0, end + 2);
+    }
+    if (stop_after_events > 0 && reply.events.size() >= stop_after_events) {
+      client.Close();  // a client that leaves mid-stream
+      break;
+    }
+  }
+  reply.total_s = std::chrono::duration<double>(Clock::now() - start).count();
+  co_return reply;
+}
+
+asio::awaitable<Reply> Get(uint16_t port, std::string target) {
+  HttpClient client(co_await asio::this_coro::executor);
+  // (a named HostPort: GCC 12 mishandles aggregate temporaries inside co_await expressions)
+  HostPort address;
+  address.host = "127.0.0.1";
+  address.port = port;
+  co_await client.Connect(address, std::chrono::milliseconds(2000));
+  HttpRequest request = MakeRequest(http::verb::get, target, "127.0.0.1");
+  co_await client.Send(request, std::chrono::milliseconds(2000));
+  co_await client.ReadHeader(std::chrono::milliseconds(5000));
+  Reply reply;
+  reply.status = client.status();
+  reply.body = co_await client.ReadAll(std::chrono::milliseconds(5000), 1 << 20);
+  co_return reply;
+}
+
+// A profile with constant iteration times, so a request's timing has a closed form.
+std::shared_ptr<const LatencyProfile> ConstantProfile(const ProfileSet& set) { return set.Find("opt-125m"); }
+
+ProfileSet ConstantProfileSet() {
+  return ProfileSet::Parse(ConfigNode::LoadString(R"(
+name: constant
+gpu: {name: test-gpu, memory_gib: 80}
+provenance: {kind: derived, sources: [test], method: "constant iteration times"}
+models:
+  opt-125m:
+    weight_bytes: 1
+    kv_bytes_per_token: 1
+    max_context_tokens: 2048
+    decode_step_ms: {batch_sizes: [1, 256], context_tokens: [0, 4096], values: [[20, 20], [20, 20]]}
+    prefill_ms: {tokens: [1, 4096], values: [60, 60]}
+)",
+                                                  "constant-profile"));
+}
+
+EmulatedInstanceSpec ConstantInstance(const ProfileSet& set) {
+  EmulatedInstanceSpec spec;
+  spec.model = "opt-125m";
+  spec.profile = ConstantProfile(set);
+  spec.engine.kind = EngineKind::kVllm;
+  spec.kv_capacity_tokens = 100'000;
+  return spec;
+}
+
+TEST_CASE("the emulator keeps the profile's time: TTFT = prefill, total = prefill + (n-1) decode steps",
+          "[serve][emulator]") {
+  const ProfileSet set = ConstantProfileSet();
+  Loop loop;
+  EmulatedInstance* instance = loop.Make<EmulatedInstance>(ConstantInstance(set), EmulatorOptions{});
+  const uint16_t port = instance->port();
+  const Reply reply = loop.Run(Post(port, "/v1/completions",
+                                    R"({"model":"opt-125m","prompt":[1,2,3,4,5,6,7,8],"max_tokens":6,"stream":true})"));
+  REQUIRE(reply.status == 200);
+  REQUIRE(reply.events.size() == 7);  // 6 tokens and [DONE]
+  CHECK(reply.events.back() == "[DONE]");
+  CHECK(json::parse(reply.events[5])["choices"][0]["finish_reason"] == "length");
+  // Timers never fire early; late by scheduling noise only (bounded generously for loaded CI).
+  CHECK(reply.first_s >= 0.060);
+  CHECK(reply.first_s < 0.060 + 0.080);
+  CHECK(reply.total_s >= 0.060 + 5 * 0.020);
+  CHECK(reply.total_s < 0.160 + 0.150);
+
+  // Non-streamed: the same tokens in one body, with usage.
+  const Reply whole = loop.Run(Post(port, "/v1/completions", R"({"model":"opt-125m","prompt":"abcdefgh","max_tokens":3})"));
+  REQUIRE(whole.status == 200);
+  const json body = json::parse(whole.body);
+  CHECK(body["usage"]["prompt_tokens"] == 2);
+  CHECK(body["usage"]["completion_tokens"] == 3);
+  CHECK(body["choices"][0]["text"] == " the model serves");
+  CHECK(whole.total_s >= 0.060 + 2 * 0.020);
+
+  // vLLM's refusals: over the context window, unknown model.
+  const Reply over = loop.Run(Post(port, "/v1/completions", R"({"model":"opt-125m","prompt":[1,2,3],"max_tokens":2046})"));
+  CHECK(over.status == 400);
+  CHECK(json::parse(over.body)["error"]["message"].get<std::string>().find("maximum context length is 2048") !=
+        std::string::npos);
+  CHECK(loop.Run(Post(port, "/v1/completions", R"({"model":"opt-9b","prompt":"x"})")).status == 404);
+  CHECK(loop.Run(Get(port, "/health")).status == 200);
+  const Reply metrics = loop.Run(Get(port, "/metrics"));
+  CHECK(metrics.body.find("vllm:num_requests_running{model_name=\"opt-125m\"} 0") != std::string::npos);
+}
+
+TEST_CASE("a client that leaves mid-stream has its sequence aborted and its KV freed", "[serve][emulator]") {
+  const ProfileSet set = ConstantProfileSet();
+  Loop loop;
+  EmulatedInstance* instance = loop.Make<EmulatedInstance>(ConstantInstance(set), EmulatorOptions{});
+  const Reply partial = loop.Run(Post(instance->port(), "/v1/completions",
+                                      R"({"model":"opt-125m","prompt":[1,2,3],"max_tokens":200,"stream":true})", {}, 2));
+  CHECK(partial.events.size() == 2);
+  // The server notices at its next write (one decode step later).
+  for (int i = 0; i < 100 && loop.Call([&] { return instance->counters().aborted; }) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(loop.Call([&] { return instance->counters().aborted; }) == 1);
+  CHECK(loop.Call([&] { return instance->in_flight(); }) == 0);
+  // Aborted mid-iteration, the sequence leaves the batch when that iteration ends.
+  Reply metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = loop.Run(Get(instance->port(), "/metrics"));
+    if (metrics.body.find("vllm:num_requests_running{model_name=\"opt-125m\"} 0\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  INFO(metrics.body);
+  CHECK(metrics.body.find("vllm:gpu_cache_usage_perc{model_name=\"opt-125m\"} 0\n") != std::string::npos);
+}
+
+// The tiny box emulated, a gateway with `router` in front.
+struct Box {
+  explicit Box(Loop& loop, const std::string& router, const std::function<void(GatewayConfig&)>& adjust = {}) {
+    const Scenario scenario = LoadScenario(kScenario);
+    config.scenario_path = kScenario;
+    config.router_spec = router;
+    config.host = "127.0.0.1";
+    config.port = 0;
+    config.connect_timeout = std::chrono::milliseconds(300);
+    config.probe_interval = std::chrono::milliseconds(50);
+    config.max_body_bytes = 4096;
+    for (auto& spec : EmulatedInstances(scenario.system, 0)) {
+      instances.push_back(loop.Make<EmulatedInstance>(spec, EmulatorOptions{}));
+      config.backends.push_back(BackendSpec{spec.model, ParseHttpUrl(instances.back()->url())});
+    }
+    if (adjust) adjust(config);
+    gateway = loop.Make<Gateway>(config);
+    port = loop.Call([&] { return gateway->port(); });
+  }
+  GatewayConfig config;
+  std::vector<EmulatedInstance*> instances;
+  Gateway* gateway = nullptr;
+  uint16_t port = 0;
+};
+
+TEST_CASE("the gateway routes, rewrites the model field and names its choice", "[serve][gateway]") {
+  Loop loop;
+  Box box(loop, "static:opt-1.3b");
+  const Reply streamed = loop.Run(Post(box.port, "/v1/completions",
+                                       R"({"model":"opt","prompt":[5,6,7],"max_tokens":3,"stream":true})",
+                                       {{"x-bestserve-task", "copa"}}));
+  REQUIRE(streamed.status == 200);
+  CHECK(streamed.model_header == "opt-1.3b");
+  REQUIRE(streamed.events.size() == 4);
+  for (size_t i = 0; i < 3; ++i) CHECK(json::parse(streamed.events[i])["model"] == "opt");
+  CHECK(streamed.events.back() == "[DONE]");
+
+  const Reply chat = loop.Run(Post(box.port, "/v1/chat/completions",
+                                   R"({"model":"opt","messages":[{"role":"user","content":"hi"}],"max_tokens":2})"));
+  REQUIRE(chat.status == 200);
+  CHECK(json::parse(chat.body)["model"] == "opt");
+  CHECK(json::parse(chat.body)["choices"][0]["message"]["content"] == " the model");
+
+  // A client naming a size is served by it, counted as pinned.
+  const Reply pinned = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt-6.7b","prompt":"x","max_tokens":1})"));
+  CHECK(pinned.model_header == "opt-6.7b");
+
+  const std::string metrics = loop.Run(Get(box.port, "/metrics")).body;
+  CHECK(metrics.find("bestserve_gateway_decisions_total{model=\"opt-1.3b\",reason=\"router\"} 2") != std::string::npos);
+  CHECK(metrics.find("bestserve_gateway_decisions_total{model=\"opt-6.7b\",reason=\"pinned\"} 1") != std::string::npos);
+  CHECK(metrics.find("bestserve_gateway_requests_total{model=\"opt-1.3b\",status=\"200\"} 2") != std::string::npos);
+  CHECK(metrics.find("bestserve_gateway_ttft_seconds_count{model=\"opt-1.3b\"} 2") != std::string::npos);
+  CHECK(metrics.find("bestserve_gateway_in_flight{backend=") != std::string::npos);
+  // Nothing left open: every backend's in-flight gauge is back to 0.
+  int backends_seen = 0;
+  for (size_t at = metrics.find("\nbestserve_gateway_in_flight{"); at != std::string::npos;
+       at = metrics.find("\nbestserve_gateway_in_flight{", at + 1)) {
+    const size_t end = metrics.find('\n', at + 1);
+    CHECK(metrics.substr(end - 2, 2) == " 0");
+    ++backends_seen;
+  }
+  CHECK(backends_seen == 6);
+}
+
+TEST_CASE("bad requests get OpenAI-style errors and the gateway keeps serving", "[serve][gateway][bad-input]") {
+  Loop loop;
+  Box box(loop, "static:opt-125m");
+  const Reply malformed = loop.Run(Post(box.port, "/v1/completions", "{\"model\": \"opt\", \"prompt\": "));
+  CHECK(malformed.status == 400);
+  CHECK(json::parse(malformed.body)["error"]["type"] == "invalid_request_error");
+  const Reply unknown = loop.Run(Post(box.port, "/v1/completions", R"({"model":"gpt-4","prompt":"x"})"));
+  CHECK(unknown.status == 404);
+  CHECK(json::parse(unknown.body)["error"]["param"] == "model");
+  const Reply big = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":")" + std::string(8000, 'a') + "\"}"));
+  CHECK(big.status == 413);
+  const Reply task = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":"x","task":"chess"})"));
+  CHECK(task.status == 400);
+  CHECK(json::parse(task.body)["error"]["param"] == "task");
+  CHECK(loop.Run(Get(box.port, "/nowhere")).status == 404);
+  CHECK(loop.Run(Get(box.port, "/v1/completions")).status == 405);
+  // Still serving.
+  CHECK(loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":"x","max_tokens":1})")).status == 200);
+}
+
+TEST_CASE("a dead backend is retried on another, ejected, and re-admitted once it answers", "[serve][gateway][faults]") {
+  Loop loop;
+  // Two opt-125m backends; the first is a port nothing listens on.
+  uint16_t dead_port = 0;
+  {
+    asio::io_context scratch;
+    tcp::acceptor probe(scratch, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    dead_port = probe.local_endpoint().port();
+  }
+  Box box(loop, "static:opt-125m", [&](GatewayConfig& config) {
+    config.backends.insert(config.backends.begin(), BackendSpec{"opt-125m", HostPort{"127.0.0.1", dead_port}});
+  });
+  for (int i = 0; i < 3; ++i) {
+    const Reply reply = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":"x","max_tokens":1})"));
+    CHECK(reply.status == 200);
+    CHECK(reply.model_header == "opt-125m");
+  }
+  const std::string metrics = loop.Run(Get(box.port, "/metrics")).body;
+  const std::string dead = fmt::format("backend=\"http://127.0.0.1:{}\",model=\"opt-125m\"", dead_port);
+  CHECK(metrics.find("bestserve_gateway_backend_healthy{" + dead + "} 0") != std::string::npos);
+  CHECK(metrics.find("bestserve_gateway_retries_total 1\n") != std::string::npos);  // tried once, then ejected
+
+  // Every opt-125m backend gone: the next size is not up but... opt-125m is the smallest, so 503.
+  loop.Call([&] {
+    for (EmulatedInstance* instance : box.instances) {
+      if (instance->model() == "opt-125m") instance->StopAccepting();
+    }
+    return 0;
+  });
+  const Reply none = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":"x","max_tokens":1})"));
+  CHECK(none.status == 503);
+  CHECK(json::parse(none.body)["error"]["type"] == "server_error");
+  // A larger model's backend is still there: a request routed to opt-1.3b is served.
+  CHECK(loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt-1.3b","prompt":"x","max_tokens":1})")).status == 200);
+}
+
+TEST_CASE("a request routed to a model with no live backend falls back to the next size down",
+          "[serve][gateway][faults]") {
+  Loop loop;
+  Box box(loop, "static:opt-6.7b");
+  loop.Call([&] {
+    for (EmulatedInstance* instance : box.instances) {
+      if (instance->model() == "opt-6.7b") instance->StopAccepting();
+    }
+    return 0;
+  });
+  const Reply reply = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":"x","max_tokens":1})"));
+  CHECK(reply.status == 200);
+  CHECK(reply.model_header == "opt-1.3b");
+}
+
+TEST_CASE("a client leaving mid-stream through the gateway cancels the backend request", "[serve][gateway][faults]") {
+  Loop loop;
+  Box box(loop, "static:opt-125m");
+  const Reply partial = loop.Run(Post(box.port, "/v1/completions",
+                                      R"({"model":"opt","prompt":[1,2],"max_tokens":500,"stream":true})", {}, 2));
+  CHECK(partial.events.size() == 2);
+  const auto aborted = [&] {
+    return loop.Call([&] {
+      int64_t sum = 0;
+      for (const EmulatedInstance* instance : box.instances) sum += instance->counters().aborted;
+      return sum;
+    });
+  };
+  for (int i = 0; i < 200 && aborted() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(aborted() == 1);
+  const std::string metrics = loop.Run(Get(box.port, "/metrics")).body;
+  CHECK(metrics.find("bestserve_gateway_client_disconnects_total 1\n") != std::string::npos);
+  CHECK(metrics.find("status=\"499\"} 1") != std::string::npos);
+}
+
+TEST_CASE("bad gateway configs name the file, the line and the key", "[serve][gateway][bad-input]") {
+  const std::string dir = std::string(BESTSERVE_SOURCE_DIR) + "/tests/serve/data";
+  const auto message = [&](const std::string& yaml) -> std::string {
+    const std::string path = "gateway_bad_config.yaml";
+    {
+      std::ofstream out(path);
+      out << yaml;
+    }
+    try {
+      LoadGatewayConfig(path);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK_THAT(message("backends: []\n"), Catch::Contains("gateway_bad_config.yaml:1") && Catch::Contains("at least one"));
+  CHECK_THAT(message("backends:\n  - {model: opt-125m, url: \"ftp://x\"}\n"),
+             Catch::Contains(":2") && Catch::Contains("backends[0].url") && Catch::Contains("http://HOST:PORT"));
+  CHECK_THAT(message("listen: nowhere\nbackends: [{model: m, url: \"http://127.0.0.1:1\"}]\n"),
+             Catch::Contains("listen") && Catch::Contains("HOST:PORT"));
+  CHECK_THAT(message("backend: []\n"), Catch::Contains("backend") && Catch::Contains("valid keys"));
+  CHECK_THAT(message("backends: [{model: m, url: \"http://127.0.0.1:1\"}]\ntimeouts_ms: {connect: -1}\n"),
+             Catch::Contains("timeouts_ms.connect"));
+}
+
+}  // namespace
+}  // namespace bestserve::serve
