@@ -13,6 +13,7 @@
 #include "reproduce/experiment_run.h"
 #include "reproduce/outputs.h"
 #include "reproduce/policy_cache.h"
+#include "router/export/export.h"
 #include "scenario/scenario.h"
 #include "sweep/merge.h"
 #include "common/format.h"
@@ -265,6 +266,14 @@ ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
   const double training_seconds = progress.Now() - start;
   std::map<std::string, std::string> policy_files;
   for (const TrainedPolicy& p : policies) policy_files[p.name] = p.file;
+  // Each policy also exported for the router library, so a reproduced run deploys as it is
+  // (`bestserve gateway` with `policy: OUT/policies/hard.bsp`; README "Serving with the learned router").
+  fs::create_directories(out / "policies");
+  for (const TrainedPolicy& p : policies) {
+    const std::string from = fmt::format("bestserve reproduce: policy '{}', {} of cache entry {}", p.name,
+                                         fs::path(p.file).filename().string(), p.key);
+    ExportPolicy(p.file, (out / "policies" / (p.name + ".bsp")).string(), "", {}, from);
+  }
 
   std::vector<ExperimentReport> reports;
   std::vector<double> experiment_seconds;

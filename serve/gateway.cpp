@@ -41,32 +41,6 @@ struct Histogram {
   }
 };
 
-// Replaces the "model" of every JSON event in `events` (complete "data: ...\n\n" events) by
-// `model`; other events pass as they are.
-std::string RewriteEvents(std::string_view events, const std::string& model) {
-  std::string out;
-  out.reserve(events.size());
-  size_t pos = 0;
-  while (pos < events.size()) {
-    size_t end = events.find("\n\n", pos);
-    end = end == std::string_view::npos ? events.size() : end + 2;
-    const std::string_view event = events.substr(pos, end - pos);
-    pos = end;
-    constexpr std::string_view kData = "data: ";
-    if (event.substr(0, kData.size()) == kData && event.size() > kData.size() + 2 && event[kData.size()] == '{') {
-      const std::string_view payload = event.substr(kData.size(), event.size() - kData.size() - 2);
-      json parsed = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-      if (parsed.is_object() && parsed.contains("model")) {
-        parsed["model"] = model;
-        out += SseEvent(parsed.dump());
-        continue;
-      }
-    }
-    out += event;
-  }
-  return out;
-}
-
 }  // namespace
 
 struct Gateway::Backend {
@@ -546,7 +520,7 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
       pending += *piece;
       const size_t complete = pending.rfind("\n\n");
       if (complete == std::string::npos) continue;
-      const std::string events = RewriteEvents(std::string_view(pending).substr(0, complete + 2), request.model);
+      const std::string events = RewriteModelInEvents(std::string_view(pending).substr(0, complete + 2), request.model);
       pending.erase(0, complete + 2);
       if (first) {
         metrics_->ttft[model].Observe(std::chrono::duration<double>(Clock::now() - arrival).count());

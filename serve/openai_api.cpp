@@ -234,6 +234,32 @@ std::string SseEvent(std::string_view data) {
   return event;
 }
 
+std::string RewriteModelInEvents(std::string_view events, const std::string& model) {
+  std::string out;
+  out.reserve(events.size());
+  size_t pos = 0;
+  while (pos < events.size()) {
+    size_t end = events.find("\n\n", pos);
+    end = end == std::string_view::npos ? events.size() : end + 2;
+    const std::string_view event = events.substr(pos, end - pos);
+    pos = end;
+    constexpr std::string_view kData = "data: ";
+    const bool whole = event.size() >= 2 && event.substr(event.size() - 2) == "\n\n";
+    if (whole && event.substr(0, kData.size()) == kData && event.size() > kData.size() + 2 &&
+        event[kData.size()] == '{') {
+      const std::string_view payload = event.substr(kData.size(), event.size() - kData.size() - 2);
+      json parsed = json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_object() && parsed.contains("model")) {
+        parsed["model"] = model;
+        out += SseEvent(parsed.dump());
+        continue;
+      }
+    }
+    out += event;
+  }
+  return out;
+}
+
 std::string ModelListBody(const std::vector<std::string>& models, int64_t created) {
   json data = json::array();
   for (const std::string& m : models) {

@@ -94,6 +94,11 @@ std::string UsageChunk(Endpoint endpoint, std::string_view id, int64_t created,
 std::string SseEvent(std::string_view data);
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
 
+// Replaces the "model" field of every JSON event in `events` (whole "data: ...\n\n" events) by
+// `model`, as a gateway relays a stream under the client's model name; other events ([DONE],
+// comments, non-JSON) pass unchanged.
+std::string RewriteModelInEvents(std::string_view events, const std::string& model);
+
 // GET /v1/models body listing `models`.
 std::string ModelListBody(const std::vector<std::string>& models, int64_t created);
 

@@ -15,7 +15,7 @@ namespace bestserve {
 namespace fs = std::filesystem;
 
 ExportResult ExportPolicy(const std::string& policy, const std::string& out, const std::string& torchscript,
-                          const TorchScriptWriter& write_torchscript) {
+                          const TorchScriptWriter& write_torchscript, const std::string& exported_from) {
   std::string source = policy;
   if (fs::is_directory(policy)) {
     source = fs::exists(fs::path(policy) / "best.bsw") ? (fs::path(policy) / "best.bsw").string()
@@ -29,7 +29,7 @@ ExportResult ExportPolicy(const std::string& policy, const std::string& out, con
   PolicyMetadata metadata;
   const std::string problem = DecodePolicyMetadata(weights.metadata, &metadata);
   if (!problem.empty()) ThrowConfigError("{}: not a routing policy: {}", source, problem);
-  weights.metadata.emplace_back("exported_from", fs::absolute(source).string());
+  weights.metadata.emplace_back("exported_from", exported_from.empty() ? fs::absolute(source).string() : exported_from);
   const std::string bytes = EncodePolicyWeights(weights);
   // The router library must load what we write and agree with the trainer's network on it.
   std::unique_ptr<Router> router;

@@ -22,8 +22,10 @@ using TorchScriptWriter = std::function<void(const std::string& policy_file, con
 // final.bsw). Writes `out` atomically after checking that the router library loads it and
 // decides as the trainer's network does. `torchscript` (optional) is written by
 // `write_torchscript`, which must then be given. Throws ConfigError on an unusable input, Error
-// when writing fails.
+// when writing fails. The file records where it came from (metadata `exported_from`):
+// `exported_from` when given (outputs that must not depend on where a cache lives), else the
+// source's absolute path.
 ExportResult ExportPolicy(const std::string& policy, const std::string& out, const std::string& torchscript,
-                          const TorchScriptWriter& write_torchscript = {});
+                          const TorchScriptWriter& write_torchscript = {}, const std::string& exported_from = "");
 
 }  // namespace bestserve

@@ -90,5 +90,15 @@ TEST_CASE("error bodies and chunks have OpenAI's shape", "[serve]") {
   CHECK(SseEvent("{}") == "data: {}\n\n");
 }
 
+TEST_CASE("relaying a stream rewrites each JSON event's model and keeps every boundary", "[serve]") {
+  const std::string events =
+      "data: {\"model\":\"opt-125m\",\"choices\":[]}\n\n: a comment\n\ndata: [DONE]\n\n";
+  CHECK(RewriteModelInEvents(events, "opt") ==
+        "data: {\"choices\":[],\"model\":\"opt\"}\n\n: a comment\n\ndata: [DONE]\n\n");
+  // An unfinished event is not an event yet: passed through as it is.
+  CHECK(RewriteModelInEvents("data: {\"model\":\"x\"}\n", "opt") == "data: {\"model\":\"x\"}\n");
+  CHECK(RewriteModelInEvents("data: {broken\n\n", "opt") == "data: {broken\n\n");
+}
+
 }  // namespace
 }  // namespace bestserve::serve
