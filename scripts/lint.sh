@@ -16,7 +16,7 @@ if [[ -z "$TIDY" ]]; then
 fi
 [[ -f "$BUILD/compile_commands.json" ]] || { echo "lint: no $BUILD/compile_commands.json (configure first)" >&2; exit 2; }
 cd "$ROOT"
-LIBS='^(common|workloads|sim|router|agent|scenario|sweep|reproduce|profiles/tools|apps)/.*\.cpp$'
+LIBS='^(common|workloads|sim|router|agent|scenario|sweep|reproduce|serve|profiles/tools|apps)/.*\.cpp$'
 case "${1:-}" in
   --all) mapfile -t FILES < <(git ls-files | grep -E "$LIBS") ;;
   --since) mapfile -t FILES < <(git diff --name-only --diff-filter=AM "$2" -- | grep -E "$LIBS" || true) ;;

@@ -254,7 +254,7 @@ claims:
   reproduce::Reproduce(plan, Options(dir.Path("reused"), dir.Path("cache"), 1));
   reproduce::Reproduce(plan, Options(dir.Path("two"), dir.Path("cache2"), 2));
   const auto fresh = OutputFiles(dir.Path("fresh"));
-  CHECK(fresh.size() == 8);  // REPORT.md, claims.csv, figures.json, 3 figure CSVs, table2 .md and .csv
+  CHECK(fresh.size() == 9);  // REPORT.md, claims.csv, figures.json, 3 figure CSVs, table2 .md and .csv, policies/hard.bsp
   CHECK(fresh == OutputFiles(dir.Path("reused")));
   CHECK(fresh == OutputFiles(dir.Path("two")));
   // Two runs x 4 tasks panels in the per-task figure.
