@@ -362,6 +362,64 @@ TEST_CASE("a client leaving mid-stream through the gateway cancels the backend r
   CHECK(metrics.find("status=\"499\"} 1") != std::string::npos);
 }
 
+// A server that accepts connections and never answers: a hung backend.
+class SilentServer {
+ public:
+  explicit SilentServer(asio::io_context& io) : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {}
+  void Start() { asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached); }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      held_.push_back(std::move(socket));
+    }
+  }
+  tcp::acceptor acceptor_;
+  std::vector<tcp::socket> held_;
+};
+
+TEST_CASE("a backend that never answers is abandoned after the first-byte timeout and retried", "[serve][gateway][faults]") {
+  Loop loop;
+  SilentServer* silent = loop.Make<SilentServer>();
+  const uint16_t silent_port = loop.Call([&] { return silent->port(); });
+  Box box(loop, "static:opt-125m", [&](GatewayConfig& config) {
+    config.first_byte_timeout = std::chrono::milliseconds(300);
+    config.backends.insert(config.backends.begin(), BackendSpec{"opt-125m", HostPort{"127.0.0.1", silent_port}});
+  });
+  const Reply reply = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":"x","max_tokens":1})"));
+  CHECK(reply.status == 200);
+  CHECK(reply.total_s >= 0.3);
+  CHECK(reply.total_s < 3.0);
+  const std::string metrics = loop.Run(Get(box.port, "/metrics")).body;
+  CHECK(metrics.find(fmt::format("bestserve_gateway_backend_healthy{{backend=\"http://127.0.0.1:{}\",model=\"opt-125m\"}} 0",
+                                 silent_port)) != std::string::npos);
+}
+
+asio::awaitable<double> SecondsUntilClosed(uint16_t port, std::string partial_request) {
+  tcp::socket socket(co_await asio::this_coro::executor);
+  co_await socket.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), asio::use_awaitable);
+  co_await asio::async_write(socket, asio::buffer(partial_request), asio::use_awaitable);
+  const auto start = Clock::now();
+  std::array<char, 4096> buffer{};
+  boost::system::error_code ec;
+  while (!ec) co_await socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+  co_return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+TEST_CASE("a client that sends half a request is cut off after the read timeout", "[serve][gateway][faults]") {
+  Loop loop;
+  Box box(loop, "static:opt-125m", [](GatewayConfig& config) { config.read_timeout = std::chrono::milliseconds(300); });
+  const double seconds = loop.Run(SecondsUntilClosed(box.port, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Le"));
+  CHECK(seconds >= 0.25);
+  CHECK(seconds < 3.0);
+  // And the gateway still serves.
+  CHECK(loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":"x","max_tokens":1})")).status == 200);
+}
+
 TEST_CASE("bad gateway configs name the file, the line and the key", "[serve][gateway][bad-input]") {
   const std::string dir = std::string(BESTSERVE_SOURCE_DIR) + "/tests/serve/data";
   const auto message = [&](const std::string& yaml) -> std::string {
