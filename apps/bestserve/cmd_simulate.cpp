@@ -7,6 +7,7 @@
 #include "apps/bestserve/commands.h"
 #include "common/files.h"
 #include "scenario/compare.h"
+#include "sweep/suite.h"
 
 namespace bestserve::app {
 namespace {
@@ -106,7 +107,56 @@ void AddEvaluateCommand(CLI::App& app) {
   cmd->add_option("--policy", *policies,
                   "Learned policies to add: a policy file or a `bestserve train` run folder (uses its best.bsw)")
       ->delimiter(',');
-  cmd->callback([flags, routers, policies] {
+  struct SuiteFlags {
+    std::string suite;
+    std::string candidate;
+    std::string trace_dir;
+    int32_t jobs = DefaultWorkers();
+  };
+  auto suite = std::make_shared<SuiteFlags>();
+  cmd->add_option("--suite", suite->suite,
+                  "Evaluation suite YAML (sweep/suite.h; experiments/suites/): the candidate (--policy, or "
+                  "--candidate) against the best baseline per workload cell, paired over seeds")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--candidate", suite->candidate, "With --suite: the router to judge, when not a --policy");
+  cmd->add_option("--trace-dir", suite->trace_dir, "With --suite: the folder holding the traces it names");
+  cmd->add_option("-j,--jobs", suite->jobs, "With --suite: worker threads")->check(WorkerCountFlag());
+  cmd->callback([flags, routers, policies, suite] {
+    if (!suite->suite.empty()) {
+      if (!flags->config.empty() || !routers->empty() || !flags->set_values.empty() || flags->rate_rps ||
+          flags->duration_s || flags->seed) {
+        ThrowConfigError("--suite brings its own scenario, workloads, routers and seeds: give only --policy or "
+                         "--candidate, --trace-dir, -j and --out with it");
+      }
+      if (policies->size() + (suite->candidate.empty() ? 0 : 1) != 1) {
+        ThrowConfigError("--suite judges one candidate: give one --policy or one --candidate");
+      }
+      std::string candidate = suite->candidate;
+      if (candidate.empty()) {
+        namespace fs = std::filesystem;
+        candidate = policies->front();
+        if (fs::is_directory(candidate)) {
+          candidate = fs::exists(fs::path(candidate) / "best.bsw") ? (fs::path(candidate) / "best.bsw").string()
+                                                                  : (fs::path(candidate) / "final.bsw").string();
+        }
+        candidate = "policy:" + candidate;
+      }
+      const sweep::Suite loaded = sweep::LoadSuite(suite->suite, suite->trace_dir);
+      fmt::print("bestserve evaluate: suite '{}' ({} workloads, {} seeds) judging {}, {} worker(s)\n", loaded.name,
+                 loaded.workloads.size(), loaded.seeds.size(), candidate, suite->jobs);
+      const sweep::SuiteResult result = sweep::RunSuite(loaded, candidate, suite->jobs);
+      const std::string table = sweep::FormatSuiteMarkdown(result);
+      fmt::print("\n{}", table);
+      if (!flags->out.empty()) {
+        namespace fs = std::filesystem;
+        fs::create_directories(flags->out);
+        WriteFileAtomically((fs::path(flags->out) / "suite.md").string(), table);
+        WriteFileAtomically((fs::path(flags->out) / "suite_cells.csv").string(), sweep::FormatSuiteCellsCsv(result));
+        WriteFileAtomically((fs::path(flags->out) / "suite_rewards.csv").string(), sweep::FormatSuiteRewardsCsv(result));
+        fmt::print("wrote {}/{{suite.md, suite_cells.csv, suite_rewards.csv}}\n", flags->out);
+      }
+      return;
+    }
     *routers = SplitRouterList(*routers);
     for (size_t i = 0; i < policies->size(); ++i) {
       if ((*policies)[i].empty()) {
