@@ -12,7 +12,10 @@
 //                (t_now - resolution_s, t_now], this one included. Bounded by (arrivals in one
 //                cell) / cell for any timestamps; the first arrival gives 0.
 //   EwmaRate:    1 / (exponentially weighted mean gap), each gap's weight decaying as
-//                2^(-gap / half_life); the first arrival gives 0.
+//                2^(-gap / half_life); the first arrival gives 0. Arrivals that share the first
+//                timestamp define no gap yet: until the first positive gap the estimate is
+//                (arrivals so far - 1) / half_life, the burst spread over one half-life, not the
+//                1 / (1 us floor) = 10^6 req/s a zero mean gap would give.
 //   DecayedCountRate: ln 2 / half_life x (arrivals before this one, each weighted
 //                2^(-age / half_life)): an exponentially decayed count, defined for any timestamps
 //                with no floor (simultaneous arrivals each count 1). For a Poisson stream of
@@ -158,6 +161,7 @@ class EwmaRate {
     seen_ = false;
     has_gap_ = false;
     mean_gap_s_ = 0.0;
+    simultaneous_at_start_ = 0;
   }
   double Observe(double time_s) {
     if (!seen_) {
@@ -168,6 +172,7 @@ class EwmaRate {
     const double gap = time_s - last_s_;
     last_s_ = time_s;
     if (!has_gap_) {
+      if (gap <= 0.0) return static_cast<double>(++simultaneous_at_start_) / half_life_s_;
       mean_gap_s_ = gap;
       has_gap_ = true;
     } else {
@@ -186,6 +191,7 @@ class EwmaRate {
   double mean_gap_s_ = 0.0;
   bool seen_ = false;
   bool has_gap_ = false;
+  int64_t simultaneous_at_start_ = 0;  // arrivals after the first, at its timestamp
 };
 
 }  // namespace bestserve

@@ -65,6 +65,13 @@ TEST_CASE("the EWMA estimate weighs gaps by their age", "[sim][rate]") {
   CHECK(e.Observe(At(0.5)) == Approx(2.0));  // first gap: 0.5 s
   // Second gap 1.0 s: keep = 2^-1 = 0.5, mean gap = 0.5 * 0.5 + 0.5 * 1.0 = 0.75.
   CHECK(e.Observe(At(1.5)) == Approx(1.0 / 0.75));
+
+  // A burst at start-up: no gap yet, so the burst over one half-life, never the 1 us floor.
+  EwmaRateEstimator burst(2.0);
+  CHECK(burst.Observe(At(3.0)) == 0.0);
+  CHECK(burst.Observe(At(3.0)) == Approx(0.5));
+  CHECK(burst.Observe(At(3.0)) == Approx(1.0));
+  CHECK(burst.Observe(At(3.5)) == Approx(2.0));  // the first positive gap, 0.5 s, takes over
 }
 
 TEST_CASE("the true-rate estimator reads the generator's rate and refuses traces without one", "[sim][rate]") {
