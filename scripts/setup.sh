@@ -23,7 +23,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   python3 python3-matplotlib python3-torch
   clang-14 libfuzzer-14-dev
-  pybind11-dev python3-pybind11 python3-pytest python3-numpy
+  pybind11-dev python3-pybind11 python3-pytest python3-numpy python3-pandas
   slurm-wlm munge
   clang-tidy git
   libboost-dev nlohmann-json3-dev curl

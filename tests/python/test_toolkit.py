@@ -64,6 +64,20 @@ def test_evaluate_compares_routers_on_the_same_requests():
     assert "| greedy" in markdown and "static:opt-125m" in markdown
 
 
+def test_tables_are_dataframes_with_pandas_and_the_same_numbers_without(monkeypatch):
+    pandas = pytest.importorskip("pandas", reason="python3-pandas is not installed (scripts/setup.sh installs it)")
+    frame = bestserve.evaluate(routers=["greedy", "static:opt-1.3b"], rate=5, duration=30, seed=4)
+    assert isinstance(frame, pandas.DataFrame)
+    assert "| greedy" in frame.attrs["markdown"]
+    monkeypatch.setattr(bestserve.toolkit, "_pandas", None)
+    plain = bestserve.evaluate(routers=["greedy", "static:opt-1.3b"], rate=5, duration=30, seed=4)
+    assert isinstance(plain, dict) and plain["markdown"] == frame.attrs["markdown"]
+    for key in ("mean_reward_fraction", "share:opt-1.3b"):
+        np.testing.assert_array_equal(frame[key].to_numpy(), plain[key])
+    workload = bestserve.generate_workload({"kind": "poisson", "rate_rps": 2.0, "duration_s": 20}, seed=1)
+    assert isinstance(workload, dict)
+
+
 def test_generated_poisson_workload_has_the_configured_rate_and_is_reproducible():
     w = columns(bestserve.generate_workload({"kind": "poisson", "rate_rps": 5.0, "duration_s": 400}, seed=4))
     n = len(w["arrival_s"])
