@@ -6,7 +6,7 @@
 // Why one thread per process: every decision reads shared counters (in-flight per model, the
 // arrival-rate estimate) that the router library expects to see in arrival order; a single
 // event loop serializes them without locks, and loopback serving of thousands of streams is
-// far from saturating one core (bench/gateway_bench.sh measures it).
+// far from saturating one core (bench/serve/gateway_bench.sh measures it).
 #pragma once
 
 #include <utility>  // before asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
@@ -134,7 +134,9 @@ class HttpClient {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   http::response_parser<http::buffer_body> parser_;
-  std::array<char, 16384> piece_{};
+  // One piece of a response at a time: events of a stream are about 200 bytes, and every open
+  // stream holds one of these (docs/serving.md, memory per stream).
+  std::array<char, 4096> piece_{};
 };
 
 // A request with the usual headers set.
