@@ -58,6 +58,12 @@ std::string CacheKey(const TrainConfig& config, const std::string& init_key) {
   YAML::Node resolved = YAML::Clone(config.resolved);
   resolved.remove("name");   // labels, not settings
   resolved.remove("notes");
+  // When checkpoints are saved and progress printed does not change a bit of training
+  // (agent/train/trainer.cpp, IsOperationalKey; tested), so it must not change the key either.
+  if (resolved["learner"] && resolved["learner"].IsMap()) {
+    resolved["learner"].remove("checkpoint_every_iterations");
+    resolved["learner"].remove("progress_every_iterations");
+  }
   h = Fnv1a64(YamlText(resolved), h);
   // The scenario as resolved names its task table and profile set by path; their contents (the
   // utility matrix, token lengths, deadlines, latency tables) decide the policy too.

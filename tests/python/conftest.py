@@ -19,8 +19,14 @@ TRAJECTORY_DUMP = os.environ["BESTSERVE_TRAJECTORY_DUMP"]
 SMALL = {"episode_requests": 300}
 
 
+# The bestserve programs this suite runs carry their own sanitizer runtime when built with one;
+# the runtime preloaded into python3 for the extension (tests/python/CMakeLists.txt) must not be
+# loaded into them a second time.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
 def run_cli(*args):
-    return subprocess.run([CLI, *args], capture_output=True, text=True)
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=CHILD_ENV)
 
 
 @pytest.fixture

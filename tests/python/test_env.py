@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import bestserve
-from conftest import SMALL, TRAJECTORY_DUMP, run_cli
+from conftest import CHILD_ENV, SMALL, TRAJECTORY_DUMP, run_cli
 
 
 def parse_dump(path):
@@ -49,7 +49,7 @@ def test_trajectory_equals_the_cpp_trainer_environment_for_the_same_seed_and_act
     dump = tmp_path / "trajectory.txt"
     config = os.path.join(bestserve.data_dir(), "experiments/train/paper_hard.yaml")
     subprocess.run([TRAJECTORY_DUMP, config, "5", str(actions_file), str(dump), "episode_requests=150",
-                    f"observation={{encoding: {encoding}}}"], check=True)
+                    f"observation={{encoding: {encoding}}}"], check=True, env=CHILD_ENV)
     expected = parse_dump(dump)
     env = bestserve.RoutingEnv(config=config, seed=5, episode_requests=150, observation={"encoding": encoding})
     got = python_trajectory(env, actions)

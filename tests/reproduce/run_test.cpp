@@ -146,6 +146,11 @@ validation: {workload: {kind: unpredictable1, num_requests: 200}, seeds: [7], re
   CHECK_FALSE(changed[1].reused);
   CHECK(changed[1].key != first[1].key);
 
+  // When checkpoints are saved changes no bit of training, so not the key either.
+  const auto checkpointed = reproduce::CacheKeys(
+      LoadPlan(write_plan("{iterations: 2000, learner: {checkpoint_every_iterations: 100}}")), true);
+  CHECK(checkpointed[0] == first[0].key);
+
   // Full mode is another config (no quick budget): other keys.
   CHECK(reproduce::PlannedIterations(plan, false) == std::vector<int64_t>{2500, 1500});
   const auto quick_keys = reproduce::CacheKeys(plan, true);
