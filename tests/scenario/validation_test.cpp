@@ -95,6 +95,72 @@ TEST_CASE("malformed or mismatched measured runs fail naming the file and the re
   CHECK(std::isnan(csv.requests[0].tpot_s));
 }
 
+const std::string kVllmJson =
+    std::string(BESTSERVE_SOURCE_DIR) + "/tests/scenario/data/vllm_benchmark_small.json";
+
+TEST_CASE("vLLM's benchmark JSON is read with arrivals from a log or from the script's seed",
+          "[scenario][validate]") {
+  SECTION("arrivals from a file: e2e = ttft + sum(itls), tpot = sum(itls) / (output - 1)") {
+    const MeasuredRun run =
+        ReadVllmBenchmarkJson(kVllmJson, std::string(BESTSERVE_SOURCE_DIR) +
+                                             "/tests/scenario/data/vllm_benchmark_small.arrivals");
+    REQUIRE(run.requests.size() == 3);
+    CHECK(run.requests[0].arrival_s == 0.0);
+    CHECK(run.requests[1].arrival_s == Approx(0.25));
+    CHECK(run.requests[2].arrival_s == Approx(0.75));
+    CHECK(run.requests[0].prompt_tokens == 55);
+    CHECK(run.requests[0].output_tokens == 4);
+    CHECK(run.requests[0].ttft_s == Approx(0.05));
+    CHECK(run.requests[0].e2e_s == Approx(0.05 + 0.02 + 0.03 + 0.04));
+    CHECK(run.requests[0].tpot_s == Approx((0.02 + 0.03 + 0.04) / 3));
+    CHECK(std::isnan(run.requests[1].tpot_s));  // one output token
+    CHECK(run.requests[1].e2e_s == Approx(0.2));
+    CHECK(run.requests[2].tpot_s == Approx(0.025));
+  }
+  SECTION("poisson:SEED redraws numpy's schedule at the file's request_rate") {
+    // numpy 1.24: np.random.seed(0); np.random.exponential(1 / 3, 2) =
+    // [0.26529150272103663, 0.41864358765527926].
+    const MeasuredRun run = ReadVllmBenchmarkJson(kVllmJson, "poisson:0");
+    REQUIRE(run.requests.size() == 3);
+    CHECK(run.requests[1].arrival_s == Approx(0.26529150272103663).epsilon(1e-12));
+    CHECK(run.requests[2].arrival_s ==
+          Approx(0.26529150272103663 + 0.41864358765527926).epsilon(1e-12));
+    // np.random.seed(7); np.random.gamma(1.0, 1 / 2.5, 2) (vLLM >= 0.6, burstiness 1) is the same
+    // stream as np.random.exponential(1 / 2.5, 2): [0.0317507638085778, 0.6055034698235148].
+    const std::vector<double> a = VllmBenchmarkPoissonArrivals(3, 2.5, 7);
+    CHECK(a[0] == 0.0);
+    CHECK(a[1] == Approx(0.0317507638085778).epsilon(1e-12));
+    CHECK(a[2] == Approx(0.0317507638085778 + 0.6055034698235148).epsilon(1e-12));
+  }
+  SECTION("malformed files fail naming the file and the record") {
+    const std::string good = ReadFile(kVllmJson);
+    auto with = [&](const std::string& from, const std::string& to) {
+      std::string text = good;
+      text.replace(text.find(from), from.size(), to);
+      return TempFile("vllm.json", text);
+    };
+    CHECK_THROWS_WITH(
+        ReadVllmBenchmarkJson(with("[0.05, 0.2, 0.05]", "[0.05, \"x\", 0.05]"), "poisson:0"),
+        Catch::Contains("vllm.json: record 1: ttfts[1] is 'x', expected a number"));
+    CHECK_THROWS_WITH(
+        ReadVllmBenchmarkJson(with("[0.02, 0.03, 0.04]", "[0.02, -1, 0.04]"), "poisson:0"),
+        Catch::Contains("vllm.json: record 0: itls[0][1] is '-1', expected a time in seconds"));
+    CHECK_THROWS_WITH(ReadVllmBenchmarkJson(with("[4, 1, 2]", "[4, 1]"), "poisson:0"),
+                      Catch::Contains("vllm.json: 'output_lens' has 2 entries but 'input_lens' "
+                                      "has 3"));
+    CHECK_THROWS_WITH(
+        ReadVllmBenchmarkJson(
+            with("[[0.02, 0.03, 0.04], [], [0.025]]", "[[0.02, 0.03, 0.04], [], []]"), "poisson:0"),
+        Catch::Contains("vllm.json: record 2: 2 output tokens but itls[2] is empty"));
+    CHECK_THROWS_WITH(ReadVllmBenchmarkJson(kVllmJson, "poisson:-1"),
+                      Catch::Contains("expected poisson:SEED with SEED in [0, 2^32)"));
+    CHECK_THROWS_WITH(ReadVllmBenchmarkJson(kVllmJson, TempFile("arr.txt", "0\n0.5\nsoon\n")),
+                      Catch::Contains("arr.txt:3: 'soon' is not an arrival time in seconds"));
+    CHECK_THROWS_WITH(ReadVllmBenchmarkJson(kVllmJson, TempFile("arr.txt", "0\n0.5\n0.2\n")),
+                      Catch::Contains("arr.txt:3: arrival 0.2 is before the previous line's 0.5"));
+  }
+}
+
 ValidationResult ValidateMeasured(const fs::path& dir, const std::string& run) {
   const Scenario scenario = LoadScenario(std::string(BESTSERVE_SOURCE_DIR) +
                                          "/experiments/fidelity/opt13b_a100_vllm.yaml");
