@@ -216,12 +216,13 @@ engine:
   max_num_batched_tokens: {batched}
   kv_capacity_tokens: {kv}
   scheduling: {scheduling}
-  over_context: {over}
+  over_context: {over}{paddings}
 )",
         fmt::arg("block", 1 + rng.UniformIndex(16)), fmt::arg("seqs", max_seqs),
         fmt::arg("batched", chunked ? 256 : 512), fmt::arg("kv", tight_kv ? 600 : 100000),
         fmt::arg("scheduling", chunked ? "chunked_prefill" : "prefill_first"),
-        fmt::arg("over", trial % 3 == 0 ? "truncate" : "reject"));
+        fmt::arg("over", trial % 3 == 0 ? "truncate" : "reject"),
+        fmt::arg("paddings", !chunked && trial % 4 == 0 ? "\n  max_paddings: 32" : ""));
     const ServingSystem system =
         ParseServingSystem(ConfigNode::LoadString(yaml, "engine-system"), profiles, {});
     auto sim = testing::MakeSim(system);
@@ -387,6 +388,38 @@ TEST_CASE("TTFT and TPOT are per-request facts and summary distributions", "[sim
   CHECK(json.find("\"ttft_s\"") != std::string::npos);
   CHECK(json.find("\"tpot_s\"") != std::string::npos);
   CHECK(json.find("\"preemptions\"") != std::string::npos);
+}
+
+TEST_CASE("TTFT and TPOT SLOs decide rewards inside the simulator", "[sim][reward][engine]") {
+  const ProfileSet profiles = CountingProfile(2048);
+  const ServingSystem system = ParseServingSystem(
+      ConfigNode::LoadString(
+          "gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0}]}]\n"
+          "engine: {kind: vllm}",
+          "slo-system"),
+      profiles, {});
+  // Alone, a request has TTFT = 1 + prompt ms and TPOT = 7 ms (the counting profile). TTFT SLO
+  // 150 ms: the 100-token prompt (101 ms) meets it, the 300-token one (301 ms) does not. TPOT
+  // SLO 8 ms: met by both. End-to-end deadlines are generous.
+  const DeadlineSpec deadline =
+      DeadlineSpec::Parse(ConfigNode::LoadString("{ttft_ms: 150, tpot_ms: 8}", "deadline"));
+  auto sim = testing::MakeSim(system, 1, deadline);
+  Workload w;
+  for (int i = 0; i < 2; ++i) {
+    Request r;
+    r.id = i;
+    r.arrival_s = 10.0 * i;
+    r.prompt_tokens = i == 0 ? 100 : 300;
+    r.output_tokens = 5;
+    r.deadline_s = 100.0;
+    w.push_back(r);
+  }
+  testing::RunAll(*sim, w);
+  const auto& records = sim->records();
+  CHECK(records[0].deadline_met);
+  CHECK(records[0].reward == 1.0);
+  CHECK_FALSE(records[1].deadline_met);
+  CHECK(records[1].reward == 0.0);
 }
 
 }  // namespace bestserve
