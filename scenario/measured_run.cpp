@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "common/config.h"
@@ -170,6 +171,206 @@ MeasuredRun ReadMeasuredCsv(const std::string& path) {
   if (run.requests.empty()) ThrowConfigError("{}: no requests", path);
   const double first = run.requests.front().arrival_s;
   for (auto& m : run.requests) m.arrival_s -= first;
+  return run;
+}
+
+std::vector<double> VllmBenchmarkPoissonArrivals(size_t n, double rate, uint32_t seed) {
+  // numpy's legacy seeding of an integer is MT19937's init_genrand, as std::mt19937's.
+  std::mt19937 mt(seed);
+  std::vector<double> arrivals;
+  arrivals.reserve(n);
+  double t = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    arrivals.push_back(t);
+    const uint32_t a = mt() >> 5;
+    const uint32_t b = mt() >> 6;
+    const double u = (a * 67108864.0 + b) / 9007199254740992.0;  // numpy's random_double
+    t += -std::log1p(-u) / rate;
+  }
+  return arrivals;
+}
+
+namespace {
+
+std::vector<double> ReadArrivalsFile(const std::string& path, size_t expected,
+                                     const std::string& json_path) {
+  std::istringstream in(ReadFile(path));
+  std::vector<double> arrivals;
+  std::string line;
+  for (int line_number = 1; std::getline(in, line); ++line_number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    double v = 0.0;
+    try {
+      size_t used = 0;
+      v = std::stod(line, &used);
+      if (used != line.size() || !std::isfinite(v)) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      ThrowConfigError("{}:{}: '{}' is not an arrival time in seconds", path, line_number, line);
+    }
+    if (!arrivals.empty() && v < arrivals.back()) {
+      ThrowConfigError(
+          "{}:{}: arrival {} is before the previous line's {}; expected requests in "
+          "the order they were sent",
+          path, line_number, v, arrivals.back());
+    }
+    arrivals.push_back(v);
+  }
+  if (arrivals.size() != expected) {
+    ThrowConfigError("{} has {} arrival times but {} has {} requests: not the same run", path,
+                     arrivals.size(), json_path, expected);
+  }
+  return arrivals;
+}
+
+ConfigNode RequiredList(const ConfigNode& root, const char* key, const std::string& file) {
+  if (!root.Has(key)) {
+    ThrowConfigError(
+        "{}: missing '{}' (expected a list, one entry per request; was it saved by "
+        "benchmark_serving.py --save-result?)",
+        file, key);
+  }
+  const ConfigNode list = root.Child(key);
+  if (!list.IsSequence()) ThrowConfigError("{}: '{}' is not a list", file, key);
+  return list;
+}
+
+double ListNumber(const ConfigNode& list, const char* key, size_t index, const std::string& file) {
+  const ConfigNode value = list.Element(index);
+  try {
+    const double v = value.AsDouble();
+    if (!std::isfinite(v)) throw ConfigError("");
+    return v;
+  } catch (const ConfigError&) {
+    ThrowConfigError("{}: record {}: {}[{}] is '{}', expected a number", file, index, key, index,
+                     value.IsScalar() ? value.yaml().Scalar() : std::string("not a scalar"));
+  }
+}
+
+}  // namespace
+
+MeasuredRun ReadVllmBenchmarkJson(const std::string& path, const std::string& arrivals_spec) {
+  if (arrivals_spec.empty()) {
+    ThrowConfigError(
+        "{}: vLLM's benchmark JSON has no arrival times; give --arrivals FILE (one time in "
+        "seconds per request) or --arrivals poisson:SEED (the schedule benchmark_serving.py drew "
+        "with --seed SEED)",
+        path);
+  }
+  const ConfigNode root = [&] {
+    try {
+      return ConfigNode::LoadData(ReadFile(path), path);
+    } catch (const ConfigError& e) {
+      ThrowConfigError("{}: expected vLLM's benchmark_serving.py --save-result JSON: {}", path,
+                       e.what());
+    }
+  }();
+  if (!root.IsMap()) ThrowConfigError("{}: expected a JSON object", path);
+  const ConfigNode input_lens = RequiredList(root, "input_lens", path);
+  const ConfigNode output_lens = RequiredList(root, "output_lens", path);
+  const ConfigNode ttfts = RequiredList(root, "ttfts", path);
+  const ConfigNode itls = RequiredList(root, "itls", path);
+  const size_t n = input_lens.size();
+  if (n == 0) ThrowConfigError("{}: no requests ('input_lens' is empty)", path);
+  for (const auto& [key, list] : {std::pair{"output_lens", output_lens}, std::pair{"ttfts", ttfts},
+                                  std::pair{"itls", itls}}) {
+    if (list.size() != n) {
+      ThrowConfigError("{}: '{}' has {} entries but 'input_lens' has {}", path, key, list.size(),
+                       n);
+    }
+  }
+  const bool has_errors =
+      root.Has("errors") && root.Child("errors").IsSequence() && root.Child("errors").size() == n;
+
+  std::vector<double> arrivals;
+  constexpr std::string_view kPoisson = "poisson:";
+  if (arrivals_spec.rfind(kPoisson, 0) == 0) {
+    const std::string seed_text = arrivals_spec.substr(kPoisson.size());
+    uint32_t seed = 0;
+    try {
+      size_t used = 0;
+      const unsigned long long v = std::stoull(seed_text, &used);
+      if (used != seed_text.size() || v > 0xffffffffULL || seed_text[0] == '-')
+        throw std::invalid_argument("");
+      seed = static_cast<uint32_t>(v);
+    } catch (const std::exception&) {
+      ThrowConfigError("--arrivals '{}': expected poisson:SEED with SEED in [0, 2^32)",
+                       arrivals_spec);
+    }
+    if (!root.Has("request_rate")) {
+      ThrowConfigError("{}: missing 'request_rate', needed by --arrivals {}", path, arrivals_spec);
+    }
+    const ConfigNode rate_node = root.Child("request_rate");
+    double rate = 0.0;
+    try {
+      rate = rate_node.AsDouble();
+    } catch (const ConfigError&) {
+      rate = std::nan("");
+    }
+    if (!(rate > 0.0) || !std::isfinite(rate)) {
+      ThrowConfigError(
+          "{}: 'request_rate' is '{}': --arrivals {} needs a finite rate > 0 (a run at rate inf "
+          "sent every request at once; give --arrivals FILE)",
+          path, rate_node.IsScalar() ? rate_node.yaml().Scalar() : "not a scalar", arrivals_spec);
+    }
+    arrivals = VllmBenchmarkPoissonArrivals(n, rate, seed);
+  } else {
+    arrivals = ReadArrivalsFile(arrivals_spec, n, path);
+  }
+
+  MeasuredRun run;
+  run.source = path;
+  for (size_t i = 0; i < n; ++i) {
+    MeasuredRequest m;
+    auto length = [&](const ConfigNode& list, const char* key) {
+      const double v = ListNumber(list, key, i, path);
+      if (!(v >= 1.0) || v != std::floor(v) || v > 1e9) {
+        std::string why;
+        if (has_errors && v == 0.0) {
+          const ConfigNode error = root.Child("errors").Element(i);
+          if (error.IsScalar() && !error.yaml().Scalar().empty()) {
+            why = fmt::format(" (the request failed: '{}')", error.yaml().Scalar());
+          }
+        }
+        ThrowConfigError("{}: record {}: {}[{}] is {}, expected a whole number of tokens >= 1{}",
+                         path, i, key, i, v, why);
+      }
+      return static_cast<int32_t>(v);
+    };
+    m.prompt_tokens = length(input_lens, "input_lens");
+    m.output_tokens = length(output_lens, "output_lens");
+    m.ttft_s = ListNumber(ttfts, "ttfts", i, path);
+    if (!(m.ttft_s > 0.0)) {
+      ThrowConfigError("{}: record {}: ttfts[{}] is {}, expected a time in seconds > 0", path, i, i,
+                       m.ttft_s);
+    }
+    const ConfigNode gaps = itls.Element(i);
+    if (!gaps.IsSequence()) {
+      ThrowConfigError("{}: record {}: itls[{}] is not a list of inter-token gaps", path, i, i);
+    }
+    double decode_s = 0.0;
+    for (size_t k = 0; k < gaps.size(); ++k) {
+      const ConfigNode gap = gaps.Element(k);
+      double v = std::nan("");
+      try {
+        v = gap.AsDouble();
+      } catch (const ConfigError&) {
+      }
+      if (!(v >= 0.0) || !std::isfinite(v)) {
+        ThrowConfigError("{}: record {}: itls[{}][{}] is '{}', expected a time in seconds >= 0",
+                         path, i, i, k, gap.IsScalar() ? gap.yaml().Scalar() : "not a scalar");
+      }
+      decode_s += v;
+    }
+    if (m.output_tokens > 1 && gaps.size() == 0) {
+      ThrowConfigError("{}: record {}: {} output tokens but itls[{}] is empty", path, i,
+                       m.output_tokens, i);
+    }
+    m.e2e_s = m.ttft_s + decode_s;
+    m.tpot_s = m.output_tokens > 1 ? decode_s / (m.output_tokens - 1) : std::nan("");
+    m.arrival_s = arrivals[i] - arrivals.front();
+    run.requests.push_back(m);
+  }
   return run;
 }
 

@@ -10,6 +10,19 @@
 //  * csv: our plain format, one row per request, header
 //      arrival_s,prompt_tokens,output_tokens,ttft_s,tpot_s,e2e_s
 //    (seconds; tpot_s may be empty when output_tokens is 1).
+//  * vllm-json: vLLM's `benchmark_serving.py --save-result` JSON. Per request, in the order the
+//    client sent them: input_lens, output_lens, ttfts (s) and itls (s, the gaps between streamed
+//    chunks after the first); e2e = ttft + sum(itls), tpot = sum(itls) / (output_len - 1). The
+//    script does not save when each request was sent, so arrivals come from elsewhere (an
+//    "arrivals spec"):
+//      - a file with one arrival time in seconds per line, one line per request, in order (a
+//        gateway or client log); blank lines and lines starting with '#' are skipped;
+//      - poisson:SEED, the schedule the script drew: it seeds numpy's legacy generator with
+//        --seed and sleeps np.random.exponential(1 / request_rate) (newer versions:
+//        np.random.gamma(burstiness 1), the same numbers) after sending each request, so request
+//        i was sent at the sum of the first i draws. Exact when nothing else drew from numpy's
+//        global generator first (ShareGPT sampling uses Python's `random`); the client's
+//        sleep overshoot and event-loop delays are not recovered. Needs a finite request_rate.
 // Errors name the file and the record (index, or line), say what was expected, and are
 // ConfigErrors (exit 3).
 #pragma once
@@ -36,5 +49,10 @@ struct MeasuredRun {
 
 MeasuredRun ReadDistServeRun(const std::string& measured_path, const std::string& workload_path);
 MeasuredRun ReadMeasuredCsv(const std::string& path);
+MeasuredRun ReadVllmBenchmarkJson(const std::string& path, const std::string& arrivals_spec);
+
+// numpy's legacy `np.random.seed(seed); np.random.exponential(1 / rate)`, n times (MT19937,
+// 53-bit uniforms, -log(1 - u)): arrival i = sum of the first i intervals, arrival 0 = 0.
+std::vector<double> VllmBenchmarkPoissonArrivals(size_t n, double rate, uint32_t seed);
 
 }  // namespace bestserve

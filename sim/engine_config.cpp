@@ -24,7 +24,7 @@ EngineConfig ParseEngineConfig(const ConfigNode& node) {
   node.ExpectMap("engine settings");
   node.CheckKeys({"kind", "block_size", "max_num_seqs", "max_num_batched_tokens",
                   "kv_capacity_tokens", "num_gpu_blocks", "gpu_memory_utilization", "watermark",
-                  "scheduling", "preemption", "over_context"});
+                  "max_paddings", "scheduling", "preemption", "over_context"});
   EngineConfig c;
   const std::string kind = node.GetString("kind", "paper");
   if (kind == "paper") {
@@ -58,6 +58,13 @@ EngineConfig ParseEngineConfig(const ConfigNode& node) {
   if (c.watermark >= 1.0) {
     node.Child("watermark").Fail(fmt::format("expected a fraction in [0, 1), got {}", c.watermark));
   }
+  if (node.Has("max_paddings")) {
+    c.max_paddings = node.GetInt("max_paddings");
+    if (c.max_paddings < 0) {
+      node.Child("max_paddings")
+          .Fail(fmt::format("expected a number of tokens >= 0, got {}", c.max_paddings));
+    }
+  }
   const std::string scheduling = node.GetString("scheduling", "prefill_first");
   if (scheduling == "prefill_first") {
     c.scheduling = SchedulingPolicy::kPrefillFirst;
@@ -67,6 +74,12 @@ EngineConfig ParseEngineConfig(const ConfigNode& node) {
     node.Child("scheduling")
         .Fail(fmt::format("unknown scheduling '{}'; valid: prefill_first, chunked_prefill",
                           scheduling));
+  }
+  if (c.max_paddings >= 0 && c.scheduling == SchedulingPolicy::kChunkedPrefill) {
+    node.Child("max_paddings")
+        .Fail(
+            "max_paddings applies to prefill_first only (vLLM 0.2.x padded whole prompts; "
+            "chunked prefill packs tokens)");
   }
   const std::string preemption = node.GetString("preemption", "recompute");
   if (preemption != "recompute") {
@@ -85,9 +98,9 @@ EngineConfig ParseEngineConfig(const ConfigNode& node) {
   }
   if (c.kind == EngineKind::kPaper) {
     // The paper engine has no blocks, token budget or preemption: reject keys it would ignore.
-    for (const char* key :
-         {"block_size", "max_num_seqs", "max_num_batched_tokens", "kv_capacity_tokens",
-          "num_gpu_blocks", "gpu_memory_utilization", "watermark", "scheduling", "preemption"}) {
+    for (const char* key : {"block_size", "max_num_seqs", "max_num_batched_tokens",
+                            "kv_capacity_tokens", "num_gpu_blocks", "gpu_memory_utilization",
+                            "watermark", "max_paddings", "scheduling", "preemption"}) {
       if (node.Has(key)) {
         node.Child(key).Fail(
             fmt::format("'{}' applies to `kind: vllm` only; the paper engine "
@@ -112,6 +125,7 @@ YAML::Node EngineConfigYaml(const EngineConfig& c) {
       node["gpu_memory_utilization"] = fmt::format("{}", c.gpu_memory_utilization);
     }
     node["watermark"] = fmt::format("{}", c.watermark);
+    if (c.max_paddings >= 0) node["max_paddings"] = c.max_paddings;
     node["scheduling"] = ToString(c.scheduling);
     node["preemption"] = "recompute";
   }

@@ -17,6 +17,11 @@
 //   | gpu_memory_utilization  | fraction of the GPU vLLM may use; replaces each instance's | memory_fraction |
 //   |                         |   memory_fraction when computing KV capacity from memory  |         |
 //   | watermark               | fraction of blocks kept free when admitting a prompt      | 0.01    |
+//   | max_paddings            | vLLM 0.2.x's padded prompt batches: a prefill of n prompts| absent  |
+//   |                         |   is computed (and costed) as n x the longest; a prompt   |         |
+//   |                         |   joins only while n x longest stays within               |         |
+//   |                         |   max_num_batched_tokens and the padding within this.     |         |
+//   |                         |   Absent: packed unpadded (vLLM >= 0.3). prefill_first only|        |
 //   | scheduling              | prefill_first: an iteration is all prefills or all decodes | prefill_first |
 //   |                         |   (vLLM's default); chunked_prefill: decodes first, then     |         |
 //   |                         |   prompt chunks, within max_num_batched_tokens            |         |
@@ -54,6 +59,7 @@ struct EngineConfig {
   int64_t num_gpu_blocks = 0;      // 0: not given
   double gpu_memory_utilization = 0.0;  // 0: use each instance's memory_fraction
   double watermark = 0.01;
+  int64_t max_paddings = -1;  // -1: prompts packed without padding
   SchedulingPolicy scheduling = SchedulingPolicy::kPrefillFirst;
   OverContextRule over_context = OverContextRule::kReject;
 

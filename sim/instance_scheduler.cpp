@@ -84,12 +84,24 @@ void InstanceScheduler::Preempt(Sequence& victim) {
 
 int64_t InstanceScheduler::AdmitWaiting(int64_t token_budget, bool chunk, IterationShape& shape) {
   int64_t used = 0;
+  // vLLM 0.2.x pads every prompt of a prefill batch to the longest one (max_paddings set).
+  const bool padded = !chunk && config_.max_paddings >= 0;
+  int64_t longest = 0;
+  int64_t batched = 0;
+  const size_t first_prefill = shape.prefills.size();
   while (!waiting_.empty()) {
     Sequence seq = waiting_.front();
     const int64_t len = seq.len();
     if (running() + 1 > config_.max_num_seqs) break;
     const int64_t new_tokens = chunk ? std::min(len, token_budget - used) : len;
     if (new_tokens <= 0 || used + new_tokens > token_budget) break;
+    if (padded) {
+      const int64_t padded_tokens = (batched + 1) * std::max(longest, len);
+      if (padded_tokens > token_budget ||
+          padded_tokens - (used + new_tokens) > config_.max_paddings) {
+        break;
+      }
+    }
     if (!CanAllocate(len)) break;
     waiting_.pop_front();
     seq.blocks = BlocksFor(len);
@@ -104,9 +116,17 @@ int64_t InstanceScheduler::AdmitWaiting(int64_t token_budget, bool chunk, Iterat
     shape.prefills.push_back(PrefillChunk{new_tokens, 0});
     if (new_tokens == len && seq.generated == 0) ++shape.first_tokens;
     used += new_tokens;
+    longest = std::max(longest, len);
+    ++batched;
     const auto at = std::lower_bound(running_.begin(), running_.end(), seq.order,
                                      [](const Sequence& s, int64_t o) { return s.order < o; });
     running_.insert(at, seq);
+  }
+  if (padded) {
+    // The GPU computes the padding too: each prompt is costed as the longest.
+    for (size_t i = first_prefill; i < shape.prefills.size(); ++i) {
+      shape.prefills[i].new_tokens = longest;
+    }
   }
   return used;
 }

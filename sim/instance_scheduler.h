@@ -8,7 +8,9 @@
 //    needs one. A prompt is admitted only while free blocks after allocating it stay at or
 //    above the watermark (watermark * total blocks), max_num_seqs is not exceeded, and the
 //    iteration's tokens stay within max_num_batched_tokens. Admission is FIFO (a head that does
-//    not fit blocks the rest).
+//    not fit blocks the rest). With max_paddings set (vLLM 0.2.x), a prefill batch of n prompts
+//    is padded to n x the longest: that product must stay within max_num_batched_tokens, the
+//    padding within max_paddings, and the iteration is costed on the padded prompts.
 //  * prefill_first: if any waiting prompt can be admitted the iteration is prefills only;
 //    otherwise every running sequence decodes one token. chunked_prefill: running decodes first
 //    (one token each), then unfinished prompt chunks, then new prompts, cut to the token budget.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace bestserve {
@@ -10,15 +11,18 @@ const char* ToString(RewardKind kind) { return kind == RewardKind::kSoft ? "soft
 
 const char* ToString(SoftShape shape) {
   switch (shape) {
-    case SoftShape::kPercentPerMs: return "percent_per_ms";
-    case SoftShape::kLinearToCutoff: return "linear_to_cutoff";
-    case SoftShape::kExponential: return "exponential";
+    case SoftShape::kPercentPerMs:
+      return "percent_per_ms";
+    case SoftShape::kLinearToCutoff:
+      return "linear_to_cutoff";
+    case SoftShape::kExponential:
+      return "exponential";
   }
   return "?";
 }
 
 DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
-  section.CheckKeys({"ms_per_token", "base_ms", "reward", "soft"});
+  section.CheckKeys({"ms_per_token", "base_ms", "reward", "soft", "ttft_ms", "tpot_ms"});
   DeadlineSpec spec;
   spec.ms_per_token = section.GetPositiveDouble("ms_per_token", spec.ms_per_token);
   spec.base_ms = section.GetNonNegativeDouble("base_ms", spec.base_ms);
@@ -30,6 +34,8 @@ DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
   } else {
     section.Child("reward").Fail(fmt::format("expected 'hard' or 'soft', got '{}'", reward));
   }
+  if (section.Has("ttft_ms")) spec.ttft_slo_ms = section.GetPositiveDouble("ttft_ms");
+  if (section.Has("tpot_ms")) spec.tpot_slo_ms = section.GetPositiveDouble("tpot_ms");
   if (auto soft = section.MaybeChild("soft")) {
     soft->CheckKeys({"shape", "penalty_per_ms", "cutoff_fraction", "half_life_ms"});
     const std::string shape = soft->GetString("shape", "percent_per_ms");
@@ -59,11 +65,13 @@ double DeadlineSpec::DeadlineSeconds(const TaskSpec& task, int32_t output_tokens
 
 void DeadlineSpec::ApplyTo(Workload& workload, const TaskTable& tasks) const {
   for (Request& r : workload) {
-    if (std::isnan(r.deadline_s)) r.deadline_s = DeadlineSeconds(tasks.task(r.task), r.output_tokens);
+    if (std::isnan(r.deadline_s))
+      r.deadline_s = DeadlineSeconds(tasks.task(r.task), r.output_tokens);
   }
 }
 
-double ComputeReward(const DeadlineSpec& spec, double quality, double latency_s, double deadline_s) {
+double ComputeReward(const DeadlineSpec& spec, double quality, double latency_s,
+                     double deadline_s) {
   if (latency_s <= deadline_s) return quality;
   if (spec.reward == RewardKind::kHard) return 0.0;
   const double late_ms = (latency_s - deadline_s) * 1e3;
@@ -80,6 +88,31 @@ double ComputeReward(const DeadlineSpec& spec, double quality, double latency_s,
       return quality * std::exp2(-late_ms / spec.half_life_ms);
   }
   return 0.0;
+}
+
+bool MeetsDeadlines(const DeadlineSpec& spec, const ServedLatencies& l, double deadline_s) {
+  if (!(l.e2e_s <= deadline_s)) return false;
+  if (!std::isnan(spec.ttft_slo_ms) && !(l.ttft_s <= spec.ttft_slo_ms * 1e-3)) return false;
+  if (!std::isnan(spec.tpot_slo_ms) && !std::isnan(l.tpot_s) &&
+      !(l.tpot_s <= spec.tpot_slo_ms * 1e-3)) {
+    return false;
+  }
+  return true;
+}
+
+double ComputeSloReward(const DeadlineSpec& spec, double quality, const ServedLatencies& l,
+                        double deadline_s) {
+  // Each deadline's factor is the one-deadline reward of quality 1: the shapes stay defined in
+  // ComputeReward alone.
+  double factor = ComputeReward(spec, 1.0, l.e2e_s, deadline_s);
+  if (!spec.has_slos()) return ComputeReward(spec, quality, l.e2e_s, deadline_s);
+  if (!std::isnan(spec.ttft_slo_ms)) {
+    factor = std::min(factor, ComputeReward(spec, 1.0, l.ttft_s, spec.ttft_slo_ms * 1e-3));
+  }
+  if (!std::isnan(spec.tpot_slo_ms) && !std::isnan(l.tpot_s)) {
+    factor = std::min(factor, ComputeReward(spec, 1.0, l.tpot_s, spec.tpot_slo_ms * 1e-3));
+  }
+  return quality * factor;
 }
 
 }  // namespace bestserve

@@ -2,24 +2,38 @@
 //
 // Config section `deadline`:
 //
-//   | key                      | meaning                                                 | default |
+//   | key                      | meaning                                                 | default
+//   |
 //   |--------------------------|---------------------------------------------------------|---------|
 //   | ms_per_token             | deadline per output token, end to end (arrival to last | 40      |
-//   |                          |   token); a task's deadline_ms_per_token overrides it   |         |
-//   | base_ms                  | fixed allowance added to every deadline                 | 0       |
-//   | reward                   | hard | soft                                             | hard    |
-//   | soft.shape               | percent_per_ms | linear_to_cutoff | exponential          | percent_per_ms |
-//   | soft.penalty_per_ms      | percent_per_ms: fraction of the reward lost per ms late | 0.01    |
-//   | soft.cutoff_fraction     | reward is 0 once lateness exceeds this fraction of the  | 0.10    |
-//   |                          |   deadline                                              |         |
-//   | soft.half_life_ms        | exponential: lateness that halves the reward            | 10      |
+//   |                          |   token); a task's deadline_ms_per_token overrides it   | | |
+//   base_ms                  | fixed allowance added to every deadline                 | 0       |
+//   | reward                   | hard | soft                                             | hard |
+//   | soft.shape               | percent_per_ms | linear_to_cutoff | exponential          |
+//   percent_per_ms | | soft.penalty_per_ms      | percent_per_ms: fraction of the reward lost per
+//   ms late | 0.01    | | soft.cutoff_fraction     | reward is 0 once lateness exceeds this
+//   fraction of the  | 0.10    | |                          |   deadline |         | |
+//   soft.half_life_ms        | exponential: lateness that halves the reward            | 10      |
+//   | ttft_ms                  | TTFT SLO: a deadline on the first token (arrival to     | none |
+//   |                          |   first token), beside the end-to-end one               | | |
+//   tpot_ms                  | TPOT SLO: a deadline on the mean time per output token  | none    |
+//   |                          |   after the first ((last - first token) / (output - 1)); | | | |
+//   a one-token output has no TPOT and always meets it    |         |
 //
 // Hard (paper): reward = A[task][model] if latency <= deadline, else 0.
 // Soft (paper, "percent_per_ms"): reward = A * max(0, 1 - 0.01 * late_ms) while
 // late_ms <= 0.1 * deadline_ms, and 0 once lateness exceeds 10% of the deadline.
 // linear_to_cutoff: A * (1 - late / (cutoff * deadline)); exponential: A * 2^(-late/half_life),
 // both also 0 past the cutoff.
+//
+// With TTFT / TPOT SLOs (DistServe's "SLO attainment" as a reward): a request meets its deadline
+// only if it meets every deadline it has (end to end, and each SLO set). Hard: A if all are met,
+// else 0. Soft: each deadline gives a factor in [0, 1] by the same shape and cutoff, applied to
+// its own latency and deadline (1 when met), and the reward is A x the smallest factor: the
+// worst-missed objective decides. Without SLOs this is ComputeReward, bit for bit.
 #pragma once
+
+#include <cmath>
 
 #include "common/config.h"
 #include "common/request.h"
@@ -38,6 +52,10 @@ struct DeadlineSpec {
   double penalty_per_ms = 0.01;
   double cutoff_fraction = 0.10;
   double half_life_ms = 10.0;
+  double ttft_slo_ms = NAN;  // NaN: no TTFT SLO
+  double tpot_slo_ms = NAN;  // NaN: no TPOT SLO
+
+  bool has_slos() const { return !std::isnan(ttft_slo_ms) || !std::isnan(tpot_slo_ms); }
 
   // Parses a `deadline` section; absent keys keep the defaults above.
   static DeadlineSpec Parse(const ConfigNode& section);
@@ -52,6 +70,20 @@ struct DeadlineSpec {
 // The reward of a request served with utility `quality`, finishing `latency_s` after arrival,
 // against `deadline_s`. Pure; defined here and nowhere else.
 double ComputeReward(const DeadlineSpec& spec, double quality, double latency_s, double deadline_s);
+
+// What a finished request measured, for the SLO-aware reward.
+struct ServedLatencies {
+  double e2e_s = 0.0;
+  double ttft_s = 0.0;
+  double tpot_s = NAN;  // NaN for a one-token output
+};
+
+// Whether every deadline of the request is met (end to end, and each SLO the spec sets).
+bool MeetsDeadlines(const DeadlineSpec& spec, const ServedLatencies& latencies, double deadline_s);
+
+// The reward against the end-to-end deadline and the spec's TTFT / TPOT SLOs (rules above).
+double ComputeSloReward(const DeadlineSpec& spec, double quality, const ServedLatencies& latencies,
+                        double deadline_s);
 
 const char* ToString(RewardKind kind);
 const char* ToString(SoftShape shape);

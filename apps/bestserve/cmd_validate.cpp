@@ -19,6 +19,7 @@ struct ValidateFlags {
   std::string format = "distserve";
   std::string measured;
   std::string workload;
+  std::string arrivals;
   std::string out;
   double ttft_slo_ms = 200.0;
   double tpot_slo_ms = 100.0;
@@ -34,14 +35,20 @@ void RunValidate(const ValidateFlags& f) {
     overrides.set_values.emplace_back(item.substr(0, eq), item.substr(eq + 1));
   }
   const Scenario scenario = LoadScenario(f.config, overrides);
+  if (!f.arrivals.empty() && f.format != "vllm-json") {
+    ThrowConfigError("--arrivals applies to --format vllm-json only ({} files carry arrivals)",
+                     f.format);
+  }
   MeasuredRun run;
   if (f.format == "distserve") {
     if (f.workload.empty()) ThrowConfigError("--format distserve needs --workload (the .exp sent)");
     run = ReadDistServeRun(f.measured, f.workload);
   } else if (f.format == "csv") {
     run = ReadMeasuredCsv(f.measured);
+  } else if (f.format == "vllm-json") {
+    run = ReadVllmBenchmarkJson(f.measured, f.arrivals);
   } else {
-    ThrowConfigError("--format: unknown format '{}'; valid: distserve, csv", f.format);
+    ThrowConfigError("--format: unknown format '{}'; valid: distserve, csv, vllm-json", f.format);
   }
   if (!(f.ttft_slo_ms > 0.0) || !(f.tpot_slo_ms > 0.0)) {
     ThrowConfigError("--ttft-slo-ms and --tpot-slo-ms: expected > 0, got {} and {}", f.ttft_slo_ms,
@@ -72,12 +79,16 @@ void AddValidateCommand(CLI::App& app) {
   cmd->add_option("--config", f->config, "Scenario YAML serving the measured model")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--measured", f->measured, "Measured run (DistServe .exp, or our CSV)")
+  cmd->add_option("--measured", f->measured,
+                  "Measured run (DistServe .exp, our CSV, or vLLM benchmark_serving.py JSON)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--workload", f->workload, "DistServe workload .exp that was sent")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--format", f->format, "distserve or csv (docs/fidelity.md)")
+  cmd->add_option("--arrivals", f->arrivals,
+                  "vllm-json only: FILE (one send time in s per request) or poisson:SEED (the "
+                  "schedule benchmark_serving.py --seed SEED drew)");
+  cmd->add_option("--format", f->format, "distserve, csv or vllm-json (docs/fidelity.md)")
       ->capture_default_str();
   cmd->add_option("--out", f->out, "Folder for requests.csv, summary.json, report.md");
   cmd->add_option("--ttft-slo-ms", f->ttft_slo_ms, "TTFT SLO")->capture_default_str();

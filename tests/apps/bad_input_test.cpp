@@ -144,8 +144,16 @@ uint64_t HashTree(const fs::path& dir) {
   return hash;
 }
 
+// vLLM's benchmark_serving.py --save-result JSON, three requests (tests/scenario/data).
+std::string VllmJson() {
+  return ReadAll(std::string(BESTSERVE_SOURCE_DIR) + "/tests/scenario/data/vllm_benchmark_small.json");
+}
+
 std::vector<BadInputCase> Cases() {
   const std::string simulate = "simulate --config {dir}/s.yaml --out {dir}/out";
+  const std::string validate_vllm = "validate --config " + std::string(BESTSERVE_SOURCE_DIR) +
+                                    "/experiments/fidelity/opt13b_a100_vllm.yaml --format vllm-json "
+                                    "--measured {dir}/b.json --out {dir}/out";
   const std::string csv = "simulate --config {dir}/s.yaml --out {dir}/out";
   std::string long_value = "notes: |\n";
   for (int i = 0; i < 1000; ++i) long_value += "  " + std::string(98, 'x') + "\n";
@@ -230,6 +238,16 @@ std::vector<BadInputCase> Cases() {
        2, {"expected a number of worker threads in [1, 4096], got '0'"}},
       {"-j -3", {}, "sweep run " + std::string(BESTSERVE_SOURCE_DIR) + "/experiments/sweeps/figure2.yaml -j -3 --out {dir}/o",
        2, {"expected a number of worker threads in [1, 4096], got '-3'"}},
+      {"vLLM benchmark JSON without itls", {{"b.json", Replace(VllmJson(), "\"itls\"", "\"itl\"")}},
+       validate_vllm + " --arrivals poisson:0", 3, {"b.json: missing 'itls'", "--save-result"}},
+      {"vLLM benchmark JSON: a failed request", {{"b.json", Replace(Replace(VllmJson(), "[4, 1, 2]", "[4, 0, 2]"), "[\"\", \"\", \"\"]", "[\"\", \"timeout\", \"\"]")}},
+       validate_vllm + " --arrivals poisson:0", 3, {"b.json: record 1: output_lens[1] is 0", "the request failed: 'timeout'"}},
+      {"vLLM benchmark JSON: arrivals of another run", {{"b.json", VllmJson()}, {"a.txt", "0\n0.5\n"}},
+       validate_vllm + " --arrivals {dir}/a.txt", 3, {"a.txt has 2 arrival times but", "b.json has 3 requests"}},
+      {"vLLM benchmark JSON: no arrivals", {{"b.json", VllmJson()}}, validate_vllm, 3,
+       {"b.json: vLLM's benchmark JSON has no arrival times", "--arrivals poisson:SEED"}},
+      {"vLLM benchmark JSON at rate inf", {{"b.json", Replace(VllmJson(), "\"request_rate\": 3.0", "\"request_rate\": Infinity")}},
+       validate_vllm + " --arrivals poisson:0", 3, {"b.json: 'request_rate' is 'Infinity'", "give --arrivals FILE"}},
       {"a folder as task table", {{"s.yaml", Replace(kScenario, "profiles/tasks/opt_zero_shot.yaml", "tasks")}, {"tasks/", ""}},
        simulate, 3, {"tasks: is a directory; expected a YAML file"}},
       {"a 70 MB single-line CSV", {{"s.yaml", CsvScenario()}, {"requests.csv", std::string(70 << 20, '1')}}, csv, 3,

@@ -95,26 +95,116 @@ TEST_CASE("malformed or mismatched measured runs fail naming the file and the re
   CHECK(std::isnan(csv.requests[0].tpot_s));
 }
 
+const std::string kVllmJson =
+    std::string(BESTSERVE_SOURCE_DIR) + "/tests/scenario/data/vllm_benchmark_small.json";
+
+TEST_CASE("vLLM's benchmark JSON is read with arrivals from a log or from the script's seed",
+          "[scenario][validate]") {
+  SECTION("arrivals from a file: e2e = ttft + sum(itls), tpot = sum(itls) / (output - 1)") {
+    const MeasuredRun run =
+        ReadVllmBenchmarkJson(kVllmJson, std::string(BESTSERVE_SOURCE_DIR) +
+                                             "/tests/scenario/data/vllm_benchmark_small.arrivals");
+    REQUIRE(run.requests.size() == 3);
+    CHECK(run.requests[0].arrival_s == 0.0);
+    CHECK(run.requests[1].arrival_s == Approx(0.25));
+    CHECK(run.requests[2].arrival_s == Approx(0.75));
+    CHECK(run.requests[0].prompt_tokens == 55);
+    CHECK(run.requests[0].output_tokens == 4);
+    CHECK(run.requests[0].ttft_s == Approx(0.05));
+    CHECK(run.requests[0].e2e_s == Approx(0.05 + 0.02 + 0.03 + 0.04));
+    CHECK(run.requests[0].tpot_s == Approx((0.02 + 0.03 + 0.04) / 3));
+    CHECK(std::isnan(run.requests[1].tpot_s));  // one output token
+    CHECK(run.requests[1].e2e_s == Approx(0.2));
+    CHECK(run.requests[2].tpot_s == Approx(0.025));
+  }
+  SECTION("poisson:SEED redraws numpy's schedule at the file's request_rate") {
+    // numpy 1.24: np.random.seed(0); np.random.exponential(1 / 3, 2) =
+    // [0.26529150272103663, 0.41864358765527926].
+    const MeasuredRun run = ReadVllmBenchmarkJson(kVllmJson, "poisson:0");
+    REQUIRE(run.requests.size() == 3);
+    CHECK(run.requests[1].arrival_s == Approx(0.26529150272103663).epsilon(1e-12));
+    CHECK(run.requests[2].arrival_s ==
+          Approx(0.26529150272103663 + 0.41864358765527926).epsilon(1e-12));
+    // np.random.seed(7); np.random.gamma(1.0, 1 / 2.5, 2) (vLLM >= 0.6, burstiness 1) is the same
+    // stream as np.random.exponential(1 / 2.5, 2): [0.0317507638085778, 0.6055034698235148].
+    const std::vector<double> a = VllmBenchmarkPoissonArrivals(3, 2.5, 7);
+    CHECK(a[0] == 0.0);
+    CHECK(a[1] == Approx(0.0317507638085778).epsilon(1e-12));
+    CHECK(a[2] == Approx(0.0317507638085778 + 0.6055034698235148).epsilon(1e-12));
+  }
+  SECTION("malformed files fail naming the file and the record") {
+    const std::string good = ReadFile(kVllmJson);
+    auto with = [&](const std::string& from, const std::string& to) {
+      std::string text = good;
+      text.replace(text.find(from), from.size(), to);
+      return TempFile("vllm.json", text);
+    };
+    CHECK_THROWS_WITH(
+        ReadVllmBenchmarkJson(with("[0.05, 0.2, 0.05]", "[0.05, \"x\", 0.05]"), "poisson:0"),
+        Catch::Contains("vllm.json: record 1: ttfts[1] is 'x', expected a number"));
+    CHECK_THROWS_WITH(
+        ReadVllmBenchmarkJson(with("[0.02, 0.03, 0.04]", "[0.02, -1, 0.04]"), "poisson:0"),
+        Catch::Contains("vllm.json: record 0: itls[0][1] is '-1', expected a time in seconds"));
+    CHECK_THROWS_WITH(ReadVllmBenchmarkJson(with("[4, 1, 2]", "[4, 1]"), "poisson:0"),
+                      Catch::Contains("vllm.json: 'output_lens' has 2 entries but 'input_lens' "
+                                      "has 3"));
+    CHECK_THROWS_WITH(
+        ReadVllmBenchmarkJson(
+            with("[[0.02, 0.03, 0.04], [], [0.025]]", "[[0.02, 0.03, 0.04], [], []]"), "poisson:0"),
+        Catch::Contains("vllm.json: record 2: 2 output tokens but itls[2] is empty"));
+    CHECK_THROWS_WITH(ReadVllmBenchmarkJson(kVllmJson, "poisson:-1"),
+                      Catch::Contains("expected poisson:SEED with SEED in [0, 2^32)"));
+    CHECK_THROWS_WITH(ReadVllmBenchmarkJson(kVllmJson, TempFile("arr.txt", "0\n0.5\nsoon\n")),
+                      Catch::Contains("arr.txt:3: 'soon' is not an arrival time in seconds"));
+    CHECK_THROWS_WITH(ReadVllmBenchmarkJson(kVllmJson, TempFile("arr.txt", "0\n0.5\n0.2\n")),
+                      Catch::Contains("arr.txt:3: arrival 0.2 is before the previous line's 0.5"));
+  }
+}
+
+ValidationResult ValidateMeasured(const fs::path& dir, const std::string& run) {
+  const Scenario scenario = LoadScenario(std::string(BESTSERVE_SOURCE_DIR) +
+                                         "/experiments/fidelity/opt13b_a100_vllm.yaml");
+  const MeasuredRun measured = ReadDistServeRun((dir / ("measured/" + run + ".exp")).string(),
+                                                (dir / ("workload/" + run + ".exp")).string());
+  return Validate(scenario, measured, ValidationOptions{});
+}
+
+// Regression bounds: the issue's floors (mean TPOT and E2E within 5%, p90 TTFT within 15%, SLO
+// attainment within 2 points) where the scenario meets them, a little outside what it achieves
+// where it does not (README "How close is the simulator to a real server"). One request is one
+// point of SLO attainment at 100 requests.
 TEST_CASE("the calibrated vLLM scenario stays close to the measured vllm-100-1 run",
           "[scenario][validate][fidelity]") {
   const auto dir = SharedFidelity();
   if (!dir) return;
-  const Scenario scenario = LoadScenario(std::string(BESTSERVE_SOURCE_DIR) +
-                                         "/experiments/fidelity/opt13b_a100_vllm.yaml");
-  const MeasuredRun run = ReadDistServeRun((*dir / "measured/vllm-100-1.exp").string(),
-                                           (*dir / "workload/vllm-100-1.exp").string());
-  const ValidationResult r = Validate(scenario, run, ValidationOptions{});
+  const ValidationResult r = ValidateMeasured(*dir, "vllm-100-1");
   INFO(FormatValidationMarkdown(r));
-  // Regression bounds a little outside what the scenario achieves today (README "How close is
-  // the simulator to a real server": TPOT mean +11.4%, E2E mean +2.9%, p90 TTFT +15.4%, SLO
-  // attainment -9 points, E2E MAPE 7.7%). The issue's floors (5%, 5%, 15%, 2 points) are not
-  // all met yet; tighten these as the model improves.
+  // Today: TPOT mean +2.5%, E2E mean +1.7%, p90 TTFT -5.3%, SLO +2.0 points, E2E MAPE 3.2%.
   CHECK(r.rejected == 0);
-  CHECK(std::abs(r.tpot_s.mean_error) < 0.15);
+  CHECK(std::abs(r.tpot_s.mean_error) < 0.05);
   CHECK(std::abs(r.e2e_s.mean_error) < 0.05);
-  CHECK(std::abs(r.ttft_s.simulated.p90 / r.ttft_s.measured.p90 - 1.0) < 0.20);
-  CHECK(std::abs(r.slo_simulated - r.slo_measured) < 0.10);
-  CHECK(r.e2e_s.mape < 0.12);
+  CHECK(std::abs(r.ttft_s.simulated.p90 / r.ttft_s.measured.p90 - 1.0) < 0.15);
+  CHECK(std::abs(r.slo_simulated - r.slo_measured) <= 0.03);
+  CHECK(r.e2e_s.mape < 0.05);
+}
+
+TEST_CASE("the calibrated vLLM scenario stays close to the measured vllm-300-3 run",
+          "[scenario][validate][fidelity]") {
+  const auto dir = SharedFidelity();
+  if (!dir) return;
+  const ValidationResult r = ValidateMeasured(*dir, "vllm-300-3");
+  INFO(FormatValidationMarkdown(r));
+  // Today: TPOT mean -0.3%, E2E mean -0.3%, p90 TTFT +10.3%, SLO +3.7 points (floor: 2, not
+  // met), E2E MAPE 3.2%. The run sits at the KV-capacity knee: the TTFT tail depends steeply on
+  // when the cache fills (docs/fidelity.md, "Calibration"), so a change anywhere in the engine
+  // shows here first.
+  CHECK(r.rejected == 0);
+  CHECK(r.counters.preemptions <= 2);  // the real server preempted nothing
+  CHECK(std::abs(r.tpot_s.mean_error) < 0.05);
+  CHECK(std::abs(r.e2e_s.mean_error) < 0.05);
+  CHECK(std::abs(r.ttft_s.simulated.p90 / r.ttft_s.measured.p90 - 1.0) < 0.15);
+  CHECK(std::abs(r.slo_simulated - r.slo_measured) < 0.05);
+  CHECK(r.e2e_s.mape < 0.05);
 }
 
 }  // namespace bestserve

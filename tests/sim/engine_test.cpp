@@ -216,12 +216,13 @@ engine:
   max_num_batched_tokens: {batched}
   kv_capacity_tokens: {kv}
   scheduling: {scheduling}
-  over_context: {over}
+  over_context: {over}{paddings}
 )",
         fmt::arg("block", 1 + rng.UniformIndex(16)), fmt::arg("seqs", max_seqs),
         fmt::arg("batched", chunked ? 256 : 512), fmt::arg("kv", tight_kv ? 600 : 100000),
         fmt::arg("scheduling", chunked ? "chunked_prefill" : "prefill_first"),
-        fmt::arg("over", trial % 3 == 0 ? "truncate" : "reject"));
+        fmt::arg("over", trial % 3 == 0 ? "truncate" : "reject"),
+        fmt::arg("paddings", !chunked && trial % 4 == 0 ? "\n  max_paddings: 32" : ""));
     const ServingSystem system =
         ParseServingSystem(ConfigNode::LoadString(yaml, "engine-system"), profiles, {});
     auto sim = testing::MakeSim(system);
@@ -269,6 +270,45 @@ engine:
   }
 }
 
+TEST_CASE("max_paddings: vLLM 0.2.x pads a prefill batch to its longest prompt", "[sim][engine]") {
+  const ProfileSet profiles = CountingProfile();
+  EngineConfig config = Vllm(16, 16000, 256, 1024);
+  config.max_paddings = 256;
+  SECTION("prompts join while n x longest fits the budget and the padding stays within 256") {
+    InstanceScheduler engine(config, 16000, *profiles.models[0]);
+    engine.Enqueue({0, 300, 1});
+    engine.Enqueue({1, 100, 1});  // 2 x 300 = 600 tokens, padding 200: joins
+    engine.Enqueue({2, 250, 1});  // 3 x 300 = 900, padding 200 + 50 = 250: joins
+    engine.Enqueue({3, 290, 1});  // 4 x 300 = 1200 > 1024: next iteration
+    Iteration it = Step(engine);
+    // Costed on the padded prompts: prefill ms = 1 + 3 x 300.
+    CHECK(it.ms == Approx(901.0));
+    CHECK(it.outputs.size() == 3);
+    it = Step(engine);
+    CHECK(it.ms == Approx(291.0));
+    REQUIRE(it.outputs.size() == 1);
+    CHECK(it.outputs[0].id == 3);
+  }
+  SECTION("a prompt that would pad the batch past max_paddings waits (FIFO)") {
+    InstanceScheduler engine(config, 16000, *profiles.models[0]);
+    engine.Enqueue({0, 400, 1});
+    engine.Enqueue({1, 100, 1});  // padding 300 > 256
+    engine.Enqueue({2, 390, 1});  // would fit, but FIFO: the head blocks it
+    CHECK(Step(engine).ms == Approx(401.0));
+    // 100 and 390 together: padding 290 > 256, so 100 alone.
+    CHECK(Step(engine).ms == Approx(101.0));
+    CHECK(Step(engine).ms == Approx(391.0));
+  }
+  SECTION("unset, prompts are packed without padding (the previous behaviour)") {
+    config.max_paddings = -1;
+    InstanceScheduler engine(config, 16000, *profiles.models[0]);
+    engine.Enqueue({0, 400, 1});
+    engine.Enqueue({1, 100, 1});
+    engine.Enqueue({2, 390, 1});
+    CHECK(Step(engine).ms == Approx(891.0));
+  }
+}
+
 TEST_CASE("the vllm engine's settings are checked against each other", "[sim][engine][config]") {
   const ProfileSet profiles = CountingProfile(2048);
   auto parse = [&](const std::string& engine) {
@@ -291,6 +331,11 @@ TEST_CASE("the vllm engine's settings are checked against each other", "[sim][en
                     Catch::Contains("'block_size' applies to `kind: vllm` only"));
   CHECK_THROWS_WITH(parse("{kind: tgi}"),
                     Catch::Contains("unknown engine 'tgi'; valid: paper, vllm"));
+  CHECK_THROWS_WITH(parse("{kind: vllm, max_paddings: -1}"), Catch::Contains("max_paddings"));
+  CHECK_THROWS_WITH(parse("{kind: vllm, max_paddings: 256, scheduling: chunked_prefill}"),
+                    Catch::Contains("max_paddings applies to prefill_first only"));
+  CHECK_THROWS_WITH(parse("{kind: paper, max_paddings: 256}"),
+                    Catch::Contains("'max_paddings' applies to `kind: vllm` only"));
   CHECK_THROWS_WITH(parse("{kind: vllm, kv_capacity_tokens: 100, num_gpu_blocks: 3}"),
                     Catch::Contains("either kv_capacity_tokens or num_gpu_blocks"));
 }
@@ -343,6 +388,38 @@ TEST_CASE("TTFT and TPOT are per-request facts and summary distributions", "[sim
   CHECK(json.find("\"ttft_s\"") != std::string::npos);
   CHECK(json.find("\"tpot_s\"") != std::string::npos);
   CHECK(json.find("\"preemptions\"") != std::string::npos);
+}
+
+TEST_CASE("TTFT and TPOT SLOs decide rewards inside the simulator", "[sim][reward][engine]") {
+  const ProfileSet profiles = CountingProfile(2048);
+  const ServingSystem system = ParseServingSystem(
+      ConfigNode::LoadString(
+          "gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0}]}]\n"
+          "engine: {kind: vllm}",
+          "slo-system"),
+      profiles, {});
+  // Alone, a request has TTFT = 1 + prompt ms and TPOT = 7 ms (the counting profile). TTFT SLO
+  // 150 ms: the 100-token prompt (101 ms) meets it, the 300-token one (301 ms) does not. TPOT
+  // SLO 8 ms: met by both. End-to-end deadlines are generous.
+  const DeadlineSpec deadline =
+      DeadlineSpec::Parse(ConfigNode::LoadString("{ttft_ms: 150, tpot_ms: 8}", "deadline"));
+  auto sim = testing::MakeSim(system, 1, deadline);
+  Workload w;
+  for (int i = 0; i < 2; ++i) {
+    Request r;
+    r.id = i;
+    r.arrival_s = 10.0 * i;
+    r.prompt_tokens = i == 0 ? 100 : 300;
+    r.output_tokens = 5;
+    r.deadline_s = 100.0;
+    w.push_back(r);
+  }
+  testing::RunAll(*sim, w);
+  const auto& records = sim->records();
+  CHECK(records[0].deadline_met);
+  CHECK(records[0].reward == 1.0);
+  CHECK_FALSE(records[1].deadline_met);
+  CHECK(records[1].reward == 0.0);
 }
 
 }  // namespace bestserve

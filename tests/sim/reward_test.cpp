@@ -1,7 +1,8 @@
 // Rewards at hand-computed points, including the paper's soft-deadline edges.
-#include <catch2/catch.hpp>
-
 #include "sim/reward.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
 
 namespace bestserve {
 
@@ -49,6 +50,48 @@ TEST_CASE("deadlines are 40 ms per output token unless the task overrides it", "
   CHECK(spec.DeadlineSeconds(task, 32) == Approx(2.56));
   spec.base_ms = 100.0;
   CHECK(spec.DeadlineSeconds(task, 10) == Approx(0.9));
+}
+
+TEST_CASE("TTFT and TPOT SLOs are deadlines beside the end-to-end one", "[sim][reward]") {
+  DeadlineSpec spec = DeadlineSpec::Parse(
+      ConfigNode::LoadString("{ms_per_token: 100, ttft_ms: 200, tpot_ms: 100}", "deadline"));
+  REQUIRE(spec.has_slos());
+  // A 32-token request, deadline 3.2 s end to end.
+  const double deadline_s = 3.2;
+  SECTION("hard: all met pays A; any missed pays 0") {
+    CHECK(ComputeSloReward(spec, 0.78, {2.0, 0.2, 0.05}, deadline_s) == 0.78);  // on the edges
+    CHECK(MeetsDeadlines(spec, {2.0, 0.2, 0.05}, deadline_s));
+    CHECK(ComputeSloReward(spec, 0.78, {2.0, 0.21, 0.05}, deadline_s) == 0.0);  // TTFT late
+    CHECK_FALSE(MeetsDeadlines(spec, {2.0, 0.21, 0.05}, deadline_s));
+    CHECK(ComputeSloReward(spec, 0.78, {2.0, 0.1, 0.101}, deadline_s) == 0.0);  // TPOT late
+    CHECK(ComputeSloReward(spec, 0.78, {3.3, 0.1, 0.05}, deadline_s) == 0.0);   // E2E late
+    // A one-token output has no TPOT: only TTFT and E2E count.
+    CHECK(ComputeSloReward(spec, 0.78, {0.15, 0.15, std::nan("")}, deadline_s) == 0.78);
+  }
+  SECTION("soft: the worst-missed deadline decides, each by the paper's 1% per ms") {
+    spec.reward = RewardKind::kSoft;
+    // TTFT 10 ms late of 200 (within the 10% cutoff): factor 0.90; TPOT 5 ms late of 100:
+    // 0.95; E2E on time: 1. Reward = 0.5 x 0.90.
+    CHECK(ComputeSloReward(spec, 0.5, {3.0, 0.21, 0.105}, deadline_s) == Approx(0.45).margin(1e-9));
+    // TTFT 25 ms late: past 10% of 200 ms, factor 0 whatever the rest.
+    CHECK(ComputeSloReward(spec, 0.5, {1.0, 0.225, 0.05}, deadline_s) == 0.0);
+    // E2E 30 ms late of 3,200 ms (within 10%): factor 0.70, SLOs met: 0.70.
+    CHECK(ComputeSloReward(spec, 1.0, {3.23, 0.1, 0.05}, deadline_s) == Approx(0.70).margin(1e-9));
+  }
+  SECTION("without SLOs it is the end-to-end reward, bit for bit") {
+    DeadlineSpec plain;
+    plain.reward = RewardKind::kSoft;
+    for (const double e2e : {1.0, 2.01, 2.05, 2.1, 3.0}) {
+      CHECK(ComputeSloReward(plain, 0.7, {e2e, 5.0, 5.0}, 2.0) ==
+            ComputeReward(plain, 0.7, e2e, 2.0));
+    }
+  }
+  SECTION("bad values name the key") {
+    CHECK_THROWS_WITH(DeadlineSpec::Parse(ConfigNode::LoadString("{ttft_ms: 0}", "deadline")),
+                      Catch::Contains("ttft_ms"));
+    CHECK_THROWS_WITH(DeadlineSpec::Parse(ConfigNode::LoadString("{tpot: 100}", "deadline")),
+                      Catch::Contains("tpot"));
+  }
 }
 
 }  // namespace bestserve
