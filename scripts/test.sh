@@ -3,11 +3,11 @@
 # ctest, then lint the C++ files the last commit changed (clang-tidy; `cmake --build build
 # --target lint` lints the whole tree, about 15 minutes on 2 cores).
 #
-# With BESTSERVE_SANITIZERS=1, then the same suite again under AddressSanitizer +
-# UndefinedBehaviorSanitizer (clang-14, build-asan/, libtorch backend off: docs/reliability.md)
-# and a short libFuzzer run of every input parser (scripts/fuzz.sh, BESTSERVE_FUZZ_SECONDS per
-# target, default 60). Not yet on by default: that stage has not been run end to end within CI's
-# time budget (docs/reliability.md, "Status").
+# Then the same suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang-14,
+# build-asan/, libtorch backend off: docs/reliability.md; the quick reproduction reuses the
+# policies the Release suite just trained) and a short libFuzzer run of every input parser
+# (scripts/fuzz.sh, BESTSERVE_FUZZ_SECONDS per target, default 60). BESTSERVE_SANITIZERS=0 skips
+# that stage (a quick local run); CI runs it.
 #
 # Extra arguments go to both ctest runs (e.g. -R cli).
 set -euo pipefail
@@ -20,12 +20,13 @@ if git -C "$ROOT" rev-parse -q --verify HEAD~1 >/dev/null; then
 else
   echo "lint: no previous commit to compare with; skipped (run scripts/lint.sh build --all)"
 fi
-[[ "${BESTSERVE_SANITIZERS:-0}" == 1 ]] || exit 0
+[[ "${BESTSERVE_SANITIZERS:-1}" == 1 ]] || exit 0
 
 echo "== sanitizers: build-asan (clang-14, ASan + UBSan, libFuzzer targets)"
 cmake -S "$ROOT" -B "$ROOT/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_COMPILER=clang++-14 -DBESTSERVE_FUZZ=ON -DBESTSERVE_WITH_TORCH=OFF \
   -DBESTSERVE_BUILD_TESTS=ON -DBESTSERVE_WERROR=ON \
+  -DBESTSERVE_REPRODUCE_POLICY_CACHE="$ROOT/build/tests/reproduce/quick/cache" \
   $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
 cmake --build "$ROOT/build-asan" -j "$JOBS"
 # Every finding fails its test; leaks included.

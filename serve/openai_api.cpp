@@ -130,7 +130,7 @@ CompletionRequest ParseCompletionRequest(std::string_view body, Endpoint endpoin
   json parsed;
   try {
     parsed = json::parse(body.begin(), body.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors, and numbers beyond a double (out_of_range)
     throw ApiError(400, "invalid_request_error",
                    fmt::format("the body is not valid JSON: {}", e.what()));
   }

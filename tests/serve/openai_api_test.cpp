@@ -52,6 +52,8 @@ TEST_CASE("malformed or out-of-range requests are 400s naming the field", "[serv
   CHECK(StatusOf("{not json") == 400);
   CHECK(StatusOf("[1,2]") == 400);
   CHECK(StatusOf("") == 400);
+  CHECK(StatusOf("111111e11111") == 400);  // a number past a double: found by openai_request_fuzz
+  CHECK(StatusOf(R"({"model":"opt","prompt":"x","max_tokens":1e999})") == 400);
   CHECK(ParamOf(R"({"prompt":"x"})") == "model");
   CHECK(ParamOf(R"({"model":3,"prompt":"x"})") == "model");
   CHECK(ParamOf(R"({"model":"opt"})") == "prompt");
