@@ -23,6 +23,8 @@ fi
 [[ "${BESTSERVE_SANITIZERS:-1}" == 1 ]] || exit 0
 
 echo "== sanitizers: build-asan (clang-14, ASan + UBSan, libFuzzer targets)"
+# As setup.sh does: ccache keyed on paths relative to the clone, so any clone hits it.
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 cmake -S "$ROOT" -B "$ROOT/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_COMPILER=clang++-14 -DBESTSERVE_FUZZ=ON -DBESTSERVE_WITH_TORCH=OFF \
   -DBESTSERVE_BUILD_TESTS=ON -DBESTSERVE_WERROR=ON \
