@@ -56,14 +56,13 @@ EmulatedInstance::EmulatedInstance(asio::io_context& io, EmulatedInstanceSpec sp
 EmulatedInstance::~EmulatedInstance() { *alive_ = false; }
 
 std::string EmulatedInstance::url() const {
-  const bool v6 = options_.host.find(':') != std::string::npos;
-  return v6 ? fmt::format("http://[{}]:{}", options_.host, port()) : fmt::format("http://{}:{}", options_.host, port());
+  return HostPort{options_.host, port()}.Url();
 }
 
 asio::awaitable<void> EmulatedInstance::Handle(Exchange& exchange) {
   const HttpRequest& request = exchange.request();
-  const std::string_view target(request.target().data(), request.target().size());
-  const bool post = request.method() == http::verb::post;
+  const std::string_view target = exchange.target();
+  const bool post = exchange.is_post();
   std::optional<ApiError> failure;
   try {
     if (target == "/health") {

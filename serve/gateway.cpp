@@ -245,8 +245,8 @@ int32_t Gateway::ResolveTask(const Exchange& exchange, const CompletionRequest& 
 
 asio::awaitable<void> Gateway::Handle(Exchange& exchange) {
   const HttpRequest& request = exchange.request();
-  const std::string_view target(request.target().data(), request.target().size());
-  const bool post = request.method() == http::verb::post;
+  const std::string_view target = exchange.target();
+  const bool post = exchange.is_post();
   std::optional<ApiError> failure;
   try {
     if (target == "/health") {

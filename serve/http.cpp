@@ -171,7 +171,10 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
   stream.close();
 }
 
-std::string HostPort::Url() const { return fmt::format("http://{}:{}", host, port); }
+std::string HostPort::Url() const {
+  return host.find(':') != std::string::npos ? fmt::format("http://[{}]:{}", host, port)
+                                             : fmt::format("http://{}:{}", host, port);
+}
 
 HostPort ParseHttpUrl(std::string_view url) {
   constexpr std::string_view kScheme = "http://";

@@ -44,6 +44,8 @@ class Exchange {
       : stream_(stream), request_(std::move(request)), write_timeout_(write_timeout) {}
 
   const HttpRequest& request() const { return request_; }
+  std::string_view target() const { return {request_.target().data(), request_.target().size()}; }
+  bool is_post() const { return request_.method() == http::verb::post; }
   std::string_view Header(std::string_view name) const;
 
   asio::awaitable<void> Respond(http::status status, std::string content_type, std::string body,
@@ -106,7 +108,7 @@ class HttpServer {
 struct HostPort {
   std::string host;
   uint16_t port = 0;
-  std::string Url() const;
+  std::string Url() const;  // http://host:port, an IPv6 address in brackets
 };
 HostPort ParseHttpUrl(std::string_view url);
 

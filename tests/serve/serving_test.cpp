@@ -420,6 +420,15 @@ TEST_CASE("a client that sends half a request is cut off after the read timeout"
   CHECK(loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":"x","max_tokens":1})")).status == 200);
 }
 
+TEST_CASE("backend URLs parse and print back, IPv6 in brackets", "[serve][gateway]") {
+  CHECK(ParseHttpUrl("http://127.0.0.1:8001").Url() == "http://127.0.0.1:8001");
+  CHECK(ParseHttpUrl("http://[::1]:8001/").Url() == "http://[::1]:8001");
+  CHECK(ParseHttpUrl("http://[::1]:8001").host == "::1");
+  CHECK_THROWS_AS(ParseHttpUrl("http://host:0"), std::invalid_argument);
+  CHECK_THROWS_AS(ParseHttpUrl("http://host:8000/v1"), std::invalid_argument);
+  CHECK_THROWS_AS(ParseHttpUrl("https://host:8000"), std::invalid_argument);
+}
+
 TEST_CASE("bad gateway configs name the file, the line and the key", "[serve][gateway][bad-input]") {
   const std::string dir = std::string(BESTSERVE_SOURCE_DIR) + "/tests/serve/data";
   const auto message = [&](const std::string& yaml) -> std::string {
