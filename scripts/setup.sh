@@ -22,7 +22,7 @@ PACKAGES=(
   libfmt-dev libyaml-cpp-dev libcli11-dev catch2 libeigen3-dev zlib1g-dev
   libtorch-dev libopenblas0-openmp
   python3 python3-matplotlib python3-torch
-  clang-14 libfuzzer-14-dev
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
   pybind11-dev python3-pybind11 python3-pytest python3-numpy python3-pandas
   slurm-wlm munge
   clang-tidy git
