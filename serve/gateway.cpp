@@ -345,8 +345,7 @@ std::vector<Gateway::Backend*> Gateway::Candidates(int32_t model) {
   return candidates;
 }
 
-void Gateway::RecordFailure(Backend& backend, const std::string& why) {
-  (void)why;
+void Gateway::RecordFailure(Backend& backend) {
   ++backend.failures;
   ++backend.consecutive_failures;
   if (!backend.ejected && backend.consecutive_failures >= config_.ejection_failures) {
@@ -448,13 +447,13 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
       co_await client.Send(forward, config_.connect_timeout);
       co_await client.ReadHeader(config_.first_byte_timeout);
     } catch (const std::exception& e) {
-      RecordFailure(*backend, e.what());
+      RecordFailure(*backend);
       failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", backend->spec.address.Url(), e.what());
       ++metrics_->retries;
       continue;
     }
     if (client.status() >= 500) {
-      RecordFailure(*backend, fmt::format("status {}", client.status()));
+      RecordFailure(*backend);
       failures += fmt::format("{}{}: status {}", failures.empty() ? "" : "; ", backend->spec.address.Url(), client.status());
       ++metrics_->retries;
       client.Close();
@@ -473,7 +472,7 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
         read_error = e.what();
       }
       if (!read_error.empty()) {
-        RecordFailure(*backend, read_error);
+        RecordFailure(*backend);
         ++metrics_->backend_stream_failures;
         ++metrics_->requests[{model, 502}];
         co_await exchange.Respond(http::status::bad_gateway, "application/json",
@@ -540,7 +539,7 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
     }
     if (!backend_error.empty() || !pending.empty()) {
       if (backend_error.empty()) backend_error = "stream ended inside an event";
-      RecordFailure(*backend, backend_error);
+      RecordFailure(*backend);
       ++metrics_->backend_stream_failures;
       ++metrics_->requests[{model, 502}];
       co_await exchange.WriteChunk(SseEvent(ErrorBody(502, "server_error", "backend failed mid-stream: " + backend_error)));

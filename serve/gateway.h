@@ -126,7 +126,7 @@ class Gateway {
   // Backends to try, in order: the chosen model's healthy ones by fewest in flight, then the
   // next size down's, and so on.
   std::vector<Backend*> Candidates(int32_t model);
-  void RecordFailure(Backend& backend, const std::string& why);
+  void RecordFailure(Backend& backend);
   void RecordSuccess(Backend& backend);
   asio::awaitable<void> Probe(Backend& backend);
   double NowSeconds() const;
