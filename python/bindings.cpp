@@ -315,7 +315,7 @@ struct PyRouterView {
 // The slow path: a RoutingPolicy that calls back into Python for every decision.
 class CallableRouter : public RoutingPolicy {
  public:
-  CallableRouter(py::function fn, ObservationSpec spec) : fn_(std::move(fn)), spec_(spec) {}
+  CallableRouter(py::function fn, ObservationSpec spec) : fn_(std::move(fn)), encoder_(spec) {}
   std::string Describe() const override { return "python callable"; }
 
  protected:
@@ -333,8 +333,8 @@ class CallableRouter : public RoutingPolicy {
       v.running.push_back(m.running);
       v.queued.push_back(m.waiting);
     }
-    v.observation.resize(static_cast<size_t>(spec_.size()));
-    ViewEncoder(spec_).Encode(view, v.observation.data());
+    v.observation.resize(static_cast<size_t>(encoder_.spec().size()));
+    encoder_.Encode(view, v.observation.data());
     const py::object answer = fn_(v);
     const auto model = answer.cast<int64_t>();
     if (model < 0 || model >= view.num_models()) {
@@ -348,7 +348,7 @@ class CallableRouter : public RoutingPolicy {
 
  private:
   py::function fn_;
-  ObservationSpec spec_;
+  ViewEncoder encoder_;
 };
 
 std::vector<int32_t> CountsOf(const IntArray& counts, int expected, const char* what) {

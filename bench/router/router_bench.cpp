@@ -3,7 +3,9 @@
 // and p99 in ns, each call timed) and batches (ns per decision), with two comparisons measured in
 // the same run: the reference forward pass (MlpForwardOne, router/policy/mlp.h: the trainer's
 // greedy policy, whose bits the router reproduces, built for the baseline ISA) and libtorch's
-// forward of the same network.
+// forward of the same network. Then the machine's ceilings, measured in the same run
+// (bench/router/ceilings.h): the arithmetic at the peak of separate multiplies and adds, and the
+// reading of every weight once at the rate one core streams that many bytes.
 //
 //   cmake -B build -DBESTSERVE_BUILD_BENCH=ON && cmake --build build --target router_bench
 //   build/bench/router/router_bench
@@ -12,11 +14,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "router/policy/mlp.h"
 #include "router/policy/weights_format.h"
 #include "bench/bench_util.h"
+#include "bench/router/ceilings.h"
 #include "router/lib/router.h"
 #include "tests/router/router_fixtures.h"
 
@@ -60,6 +64,8 @@ int main() {
              "reference (ns)", "libtorch single (ns)", "router batch 1024", "libtorch batch 1024", "batch");
   fmt::print("{:<14} {:>22} {:>16} {:>22} {:>20} {:>22} {:>10}\n", "", "median / p99", "median", "median / p99",
              "(ns/decision)", "(ns/decision)", "vs torch");
+  const double peak_flops = bench::UnfusedPeakFlops();
+  std::vector<std::string> ceilings;
   for (const std::vector<int>& hidden : {std::vector<int>{256}, std::vector<int>{256, 256}}) {
     const PolicyWeights w = testing::RandomRoutingPolicy(1, hidden);
     const auto router = Router::FromBytes(EncodePolicyWeights(w), "bench");
@@ -121,7 +127,29 @@ int main() {
     fmt::print("{:<14} {:>10.0f} / {:<9.0f} {:>16.0f} {:>10.0f} / {:<9.0f} {:>20.1f} {:>22.1f} {:>9.1f}x\n",
                w.shape.ToString(), single.median_ns, single.p99_ns, reference.median_ns, torch_single.median_ns,
                torch_single.p99_ns, batch_ns, torch_batch_ns, torch_batch_ns / batch_ns);
+    // Back to back, no clock per call: the single decision's mean without the timer.
+    const auto loop_start = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      const int s = i % states;
+      sink += router->DecideWithRate(tasks[static_cast<size_t>(s)], &in_flight[static_cast<size_t>(3 * s)], nullptr,
+                                     rates[static_cast<size_t>(s)]);
+    }
+    const double loop_ns = std::chrono::duration<double, std::nano>(Clock::now() - loop_start).count() / n;
+    double macs = 0.0;
+    for (int layer = 0; layer < w.shape.num_layers(); ++layer) {
+      macs += static_cast<double>(w.shape.LayerInputs(layer)) * w.shape.LayerOutputs(layer);
+    }
+    const double weight_bytes = sizeof(float) * static_cast<double>(w.shape.NumParameters());
+    const double stream = bench::StreamBytesPerSecond(static_cast<size_t>(weight_bytes) / 64 * 64 + 64);
+    ceilings.push_back(fmt::format(
+        "{:<14} single back to back {:.0f} ns/decision; arithmetic at the peak {:.1f} ns ({:.0f} flops); "
+        "weights ({:.0f} KiB) read once at {:.0f} GB/s: {:.1f} ns",
+        w.shape.ToString(), loop_ns, 2.0 * macs / peak_flops * 1e9, 2.0 * macs, weight_bytes / 1024.0, stream / 1e9,
+        weight_bytes / stream * 1e9));
     if (sink == 42) fmt::print(" ");
   }
+  fmt::print("\nceilings of this machine, same run: separate multiplies and adds peak at {:.1f} GFLOP/s on one core\n",
+             peak_flops / 1e9);
+  for (const std::string& line : ceilings) fmt::print("{}\n", line);
   return 0;
 }

@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace bestserve {
 
@@ -64,6 +65,48 @@ inline void EncodeObservation(const ObservationSpec& spec, const GatewayState& s
     }
   }
 }
+
+// EncodeObservation with its constants computed once: the two scales' logarithms, and the
+// feature of every count below kTabulatedCounts (log1p(count) * batch_norm, computed by the same
+// expressions). Same floats as EncodeObservation, bit for bit (tests/router/observation_test.cpp),
+// in a fraction of the time: a decision then evaluates one logarithm (the rate's) instead of six.
+// Read-only after construction: any number of threads may call Encode at once.
+class ObservationEncoder {
+ public:
+  static constexpr int32_t kTabulatedCounts = 1024;
+
+  explicit ObservationEncoder(const ObservationSpec& spec)
+      : spec_(spec),
+        batch_norm_(1.0f / std::log1p(spec.in_flight_scale)),
+        rate_denominator_(std::log1p(static_cast<double>(spec.rate_scale_rps))) {
+    count_feature_.resize(kTabulatedCounts);
+    for (int32_t c = 0; c < kTabulatedCounts; ++c) count_feature_[static_cast<size_t>(c)] = Compute(c);
+  }
+
+  const ObservationSpec& spec() const { return spec_; }
+
+  // Writes spec().size() floats to `out`; preconditions as EncodeObservation's.
+  void Encode(const GatewayState& state, float* out) const {
+    for (int32_t t = 0; t < spec_.num_tasks; ++t) out[t] = t == state.task ? 1.0f : 0.0f;
+    float* p = out + spec_.num_tasks;
+    for (int32_t m = 0; m < spec_.num_models; ++m) *p++ = CountFeature(state.in_flight[m]);
+    *p++ = static_cast<float>(std::log1p(state.arrival_rate_rps) / rate_denominator_);
+    if (spec_.encoding == ObservationEncoding::kExtendedV1) {
+      for (int32_t m = 0; m < spec_.num_models; ++m) *p++ = CountFeature(state.queued[m]);
+    }
+  }
+
+ private:
+  float Compute(int32_t count) const { return std::log1p(static_cast<float>(count)) * batch_norm_; }
+  float CountFeature(int32_t count) const {
+    return count >= 0 && count < kTabulatedCounts ? count_feature_[static_cast<size_t>(count)] : Compute(count);
+  }
+
+  ObservationSpec spec_;
+  float batch_norm_;
+  double rate_denominator_;
+  std::vector<float> count_feature_;
+};
 
 inline const char* ToString(ObservationEncoding e) {
   return e == ObservationEncoding::kExtendedV1 ? "extended-v1" : "paper-v1";

@@ -17,26 +17,26 @@ namespace bestserve {
 class ViewEncoder {
  public:
   explicit ViewEncoder(const ObservationSpec& spec)
-      : spec_(spec),
+      : encoder_(spec),
         in_flight_(static_cast<size_t>(spec.num_models)),
         queued_(static_cast<size_t>(spec.num_models)) {}
 
-  const ObservationSpec& spec() const { return spec_; }
+  const ObservationSpec& spec() const { return encoder_.spec(); }
 
   // Writes spec().size() floats to `out`. Precondition: the view has spec().num_models models.
   // Allocates nothing.
   void Encode(const RouterView& view, float* out) {
-    BS_CHECK(view.num_models() == spec_.num_models);
+    BS_CHECK(view.num_models() == encoder_.spec().num_models);
     for (size_t m = 0; m < view.models.size(); ++m) {
       in_flight_[m] = view.models[m].in_flight;
       queued_[m] = view.models[m].waiting;
     }
     const GatewayState state{view.task, in_flight_.data(), queued_.data(), view.arrival_rate_rps};
-    EncodeObservation(spec_, state, out);
+    encoder_.Encode(state, out);
   }
 
  private:
-  ObservationSpec spec_;
+  ObservationEncoder encoder_;
   std::vector<int32_t> in_flight_;
   std::vector<int32_t> queued_;
 };

@@ -30,7 +30,12 @@ BESTSERVE_ROUTER_INLINE V8 Load8(const float* p) {
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-BESTSERVE_ROUTER_INLINE V16 Broadcast16(float x) { return V16{} + x; }
+// Sixteen copies of x. x - (+0) is x exactly (also for -0), so the compiler drops the subtraction;
+// V16{} + x would be a real addition, and it turns -0 into +0.
+BESTSERVE_ROUTER_INLINE V16 Broadcast16(float x) {
+  const V16 v = {x};
+  return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}
 
 // The reference tree of router/policy/mlp.h over eight lanes.
 BESTSERVE_ROUTER_INLINE V16 Tree(const V16* lane) {
@@ -38,29 +43,86 @@ BESTSERVE_ROUTER_INLINE V16 Tree(const V16* lane) {
 }
 BESTSERVE_ROUTER_INLINE V16 Relu(V16 v) { return v < V16{} ? V16{} : v; }
 
+// The eight lanes of 16 outputs (one block of a wide layer's packed weights) for inputs x:
+// lane j sums the products of inputs j, j+8, ... in order, the first product assigned.
+// kIn > 0: the input count as a compile-time constant (loops unrolled, lanes in registers).
+template <int kIn = 0>
+BESTSERVE_ROUTER_INLINE void BlockLanes(const float* column, int runtime_inputs, const float* x, V16* lane) {
+  const int inputs = kIn > 0 ? kIn : runtime_inputs;
+  constexpr size_t stride = 16;
+  if (inputs >= kDotLanes) {
+#pragma GCC unroll 8
+    for (int j = 0; j < kDotLanes; ++j) lane[j] = Load16(column + j * stride) * Broadcast16(x[j]);
+  } else {
+#pragma GCC unroll 8
+    for (int j = 0; j < kDotLanes; ++j) lane[j] = j < inputs ? Load16(column + j * stride) * Broadcast16(x[j]) : V16{};
+  }
+  int k = kDotLanes;
+  for (; k + kDotLanes <= inputs; k += kDotLanes) {
+#pragma GCC unroll 8
+    for (int j = 0; j < kDotLanes; ++j) {
+      lane[j] += Load16(column + static_cast<size_t>(k + j) * stride) * Broadcast16(x[k + j]);
+    }
+  }
+  for (int j = 0; k + j < inputs; ++j) {
+    lane[j] += Load16(column + static_cast<size_t>(k + j) * stride) * Broadcast16(x[k + j]);
+  }
+}
+
+// BlockLanes of two neighbouring blocks at once: each broadcast input serves 32 outputs, and the
+// sixteen independent chains keep both vector adders busy (one block's eight chains are latency
+// bound). Precondition: inputs >= 8.
+constexpr size_t kPrefetchAhead = 32 * 16;  // floats: 32 inputs (2 KiB) of a block ahead
+template <int kIn = 0>
+BESTSERVE_ROUTER_INLINE void PairLanes(const float* column, int runtime_inputs, const float* x, V16* a, V16* b) {
+  const int inputs = kIn > 0 ? kIn : runtime_inputs;
+  constexpr size_t stride = 16;
+  const float* second = column + static_cast<size_t>(inputs) * stride;
+#pragma GCC unroll 8
+  for (int j = 0; j < kDotLanes; ++j) {
+    const V16 xj = Broadcast16(x[j]);
+    a[j] = Load16(column + j * stride) * xj;
+    b[j] = Load16(second + j * stride) * xj;
+  }
+  int k = kDotLanes;
+  for (; k + kDotLanes <= inputs; k += kDotLanes) {
+    // Layers too large for L1 stream their weights from L2; ask for them ahead of use.
+#pragma GCC unroll 8
+    for (int j = 0; j < kDotLanes; ++j) {
+      const size_t at = static_cast<size_t>(k + j) * stride;
+      __builtin_prefetch(column + at + kPrefetchAhead);
+      __builtin_prefetch(second + at + kPrefetchAhead);
+      const V16 xj = Broadcast16(x[k + j]);
+      a[j] += Load16(column + at) * xj;
+      b[j] += Load16(second + at) * xj;
+    }
+  }
+  for (int j = 0; k + j < inputs; ++j) {
+    const size_t at = static_cast<size_t>(k + j) * stride;
+    const V16 xj = Broadcast16(x[k + j]);
+    a[j] += Load16(column + at) * xj;
+    b[j] += Load16(second + at) * xj;
+  }
+}
+
 // Sixteen outputs per register. w: blocks of 16 outputs, each [input][16] (contiguous, so a block
 // streams through the cache in order), padded a multiple of 16, x: inputs floats.
 BESTSERVE_ROUTER_MULTIVERSIONED
 void WideLayer(const float* w, const float* bias, int inputs, int padded, bool relu, const float* x,
                float* z) {
-  constexpr size_t stride = 16;
-  for (int o = 0; o < padded; o += 16) {
-    const float* column = w + static_cast<size_t>(o) * static_cast<size_t>(inputs);
+  const size_t block = static_cast<size_t>(inputs) * 16;
+  int o = 0;
+  for (; inputs >= kDotLanes && o + 32 <= padded; o += 32) {
+    V16 a[kDotLanes], b[kDotLanes];
+    PairLanes(w + static_cast<size_t>(o) * static_cast<size_t>(inputs), inputs, x, a, b);
+    const V16 va = Tree(a) + Load16(bias + o);
+    const V16 vb = Tree(b) + Load16(bias + o + 16);
+    Store16(z + o, relu ? Relu(va) : va);
+    Store16(z + o + 16, relu ? Relu(vb) : vb);
+  }
+  for (; o < padded; o += 16) {
     V16 lane[kDotLanes];
-    for (int j = 0; j < kDotLanes; ++j) {
-      lane[j] = j < inputs ? Load16(column + j * stride) * Broadcast16(x[j]) : V16{};
-    }
-    int k = kDotLanes;
-    for (; k + kDotLanes <= inputs; k += kDotLanes) {
-      for (int j = 0; j < kDotLanes; ++j) {
-        lane[j] += Load16(column + static_cast<size_t>(k + j) * stride) * Broadcast16(x[k + j]);
-      }
-    }
-    for (int j = 0; j < kDotLanes; ++j) {
-      if (k + j < inputs) {
-        lane[j] += Load16(column + static_cast<size_t>(k + j) * stride) * Broadcast16(x[k + j]);
-      }
-    }
+    BlockLanes(w + static_cast<size_t>(o / 16) * block, inputs, x, lane);
     const V16 v = Tree(lane) + Load16(bias + o);
     Store16(z + o, relu ? Relu(v) : v);
   }
@@ -70,6 +132,7 @@ void WideLayer(const float* w, const float* bias, int inputs, int padded, bool r
 BESTSERVE_ROUTER_INLINE float Finish(V8 lanes, const float* row, const float* x, int k, int inputs, float bias) {
   float l[kDotLanes];
   std::memcpy(l, &lanes, sizeof(l));
+  #pragma GCC unroll 8
   for (int j = 0; k + j < inputs; ++j) l[j] += row[k + j] * x[k + j];
   return (((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))) + bias;
 }
@@ -104,35 +167,148 @@ void NarrowLayer(const float* w, const float* bias, int inputs, int padded, bool
   }
 }
 
-// Sixteen observations per register. rows: the canonical [output][input] weights, x: [input][16],
-// z: [output][16].
+// A wide hidden layer (ReLU) and the narrow output layer after it in one pass: each block of 16
+// hidden units, once computed, feeds the outputs' lanes at once (units k..k+7 are lanes 0..7 of
+// step k/8, in order), so the output layer's serial lane chains overlap the hidden layer's work
+// instead of following it. hidden: the wide layer's packed weights, `units` outputs (a multiple
+// of 16, so no padded unit ever adds a product), out: [outputs][units] rows, at most kMaxFused
+// outputs. The same floats as WideLayer then NarrowLayer.
+constexpr int kMaxFused = 4;
+
+BESTSERVE_ROUTER_INLINE V8 LowHalf(V16 v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7); }
+BESTSERVE_ROUTER_INLINE V8 HighHalf(V16 v) { return __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15); }
+
+// The output lanes' step for hidden units o..o+15 (in a register): units o..o+7, then o+8..o+15.
+template <int kOut>
+BESTSERVE_ROUTER_INLINE void AccumulateBlock(V8* acc, const float* out, size_t n, int o, V16 h) {
+  const V8 halves[2] = {LowHalf(h), HighHalf(h)};
+#pragma GCC unroll 2
+  for (int s = 0; s < 2; ++s) {
+#pragma GCC unroll 4
+    for (int a = 0; a < kOut; ++a) {
+      const V8 p = Load8(out + static_cast<size_t>(a) * n + static_cast<size_t>(o + 8 * s)) * halves[s];
+      acc[a] = o + 8 * s == 0 ? p : acc[a] + p;
+    }
+  }
+}
+
+template <int kOut, int kIn>
+BESTSERVE_ROUTER_INLINE void FusedBody(const float* hidden, const float* hidden_bias, int inputs, int units,
+                                       const float* out, const float* out_bias, const float* x, float* q) {
+  V8 acc[kOut] = {};
+  const size_t block = static_cast<size_t>(inputs) * 16;
+  const size_t n = static_cast<size_t>(units);
+  int o = 0;
+  if (inputs >= kDotLanes) {
+    for (; o + 32 <= units; o += 32) {
+      V16 a[kDotLanes], b[kDotLanes];
+      PairLanes<kIn>(hidden + static_cast<size_t>(o / 16) * block, inputs, x, a, b);
+      AccumulateBlock<kOut>(acc, out, n, o, Relu(Tree(a) + Load16(hidden_bias + o)));
+      AccumulateBlock<kOut>(acc, out, n, o + 16, Relu(Tree(b) + Load16(hidden_bias + o + 16)));
+    }
+  }
+  for (; o < units; o += 16) {
+    V16 lane[kDotLanes];
+    BlockLanes<kIn>(hidden + static_cast<size_t>(o / 16) * block, inputs, x, lane);
+    AccumulateBlock<kOut>(acc, out, n, o, Relu(Tree(lane) + Load16(hidden_bias + o)));
+  }
+#pragma GCC unroll 4
+  for (int a = 0; a < kOut; ++a) q[a] = Finish(acc[a], nullptr, nullptr, units, units, out_bias[a]);
+}
+
 BESTSERVE_ROUTER_MULTIVERSIONED
-void ColumnLayer(const float* rows, const float* bias, int inputs, int outputs, bool relu, const float* x,
-                 float* z) {
+void FusedWideNarrow(const float* hidden, const float* hidden_bias, int inputs, int units, const float* out,
+                     const float* out_bias, int outputs, const float* x, float* q) {
+  // The paper's networks take 8 inputs (paper-v1 observations): that case gets its own copy.
+  if (inputs == kDotLanes) {
+    switch (outputs) {
+      case 1: FusedBody<1, kDotLanes>(hidden, hidden_bias, inputs, units, out, out_bias, x, q); return;
+      case 2: FusedBody<2, kDotLanes>(hidden, hidden_bias, inputs, units, out, out_bias, x, q); return;
+      case 3: FusedBody<3, kDotLanes>(hidden, hidden_bias, inputs, units, out, out_bias, x, q); return;
+      default: FusedBody<kMaxFused, kDotLanes>(hidden, hidden_bias, inputs, units, out, out_bias, x, q); return;
+    }
+  }
+  switch (outputs) {
+    case 1: FusedBody<1, 0>(hidden, hidden_bias, inputs, units, out, out_bias, x, q); return;
+    case 2: FusedBody<2, 0>(hidden, hidden_bias, inputs, units, out, out_bias, x, q); return;
+    case 3: FusedBody<3, 0>(hidden, hidden_bias, inputs, units, out, out_bias, x, q); return;
+    default: FusedBody<kMaxFused, 0>(hidden, hidden_bias, inputs, units, out, out_bias, x, q); return;
+  }
+}
+
+// Columns (the batch kernels): sixteen observations per register. x: [input][16], z: [output][16].
+// Few inputs (the paper's 8): all inputs stay in registers while the outputs stream by, one
+// broadcast weight per product; each lane holds at most one product.
+BESTSERVE_ROUTER_MULTIVERSIONED
+void ColumnLayerFewInputs(const float* rows, const float* bias, int inputs, int outputs, bool relu,
+                          const float* x, float* z) {
   constexpr size_t kC = PackedMlp::kColumns;
+  V16 xr[kDotLanes];
+  #pragma GCC unroll 8
+  for (int j = 0; j < kDotLanes; ++j) xr[j] = j < inputs ? Load16(x + static_cast<size_t>(j) * kC) : V16{};
   for (int o = 0; o < outputs; ++o) {
     const float* w = rows + static_cast<size_t>(o) * static_cast<size_t>(inputs);
     V16 lane[kDotLanes];
-    for (int j = 0; j < kDotLanes; ++j) {
-      lane[j] = j < inputs ? Load16(x + j * kC) * Broadcast16(w[j]) : V16{};
-    }
-    int k = kDotLanes;
-    for (; k + kDotLanes <= inputs; k += kDotLanes) {
-      for (int j = 0; j < kDotLanes; ++j) {
-        lane[j] += Load16(x + static_cast<size_t>(k + j) * kC) * Broadcast16(w[k + j]);
-      }
-    }
-    for (int j = 0; j < kDotLanes; ++j) {
-      if (k + j < inputs) lane[j] += Load16(x + static_cast<size_t>(k + j) * kC) * Broadcast16(w[k + j]);
-    }
+    #pragma GCC unroll 8
+    for (int j = 0; j < kDotLanes; ++j) lane[j] = j < inputs ? xr[j] * Broadcast16(w[j]) : V16{};
     const V16 v = Tree(lane) + Broadcast16(bias[o]);
     Store16(z + static_cast<size_t>(o) * kC, relu ? Relu(v) : v);
   }
 }
 
+// kOut outputs at once: each load of an input row serves kOut outputs (8 * kOut accumulators).
+template <int kOut>
+BESTSERVE_ROUTER_INLINE void ColumnOutputs(const float* rows, const float* bias, int inputs, int o, bool relu,
+                                           const float* x, float* z) {
+  constexpr size_t kC = PackedMlp::kColumns;
+  const size_t n = static_cast<size_t>(inputs);
+  const float* w = rows + static_cast<size_t>(o) * n;
+  V16 lane[kOut][kDotLanes];
+  #pragma GCC unroll 8
+  for (int j = 0; j < kDotLanes; ++j) {
+    const V16 xj = j < inputs ? Load16(x + static_cast<size_t>(j) * kC) : V16{};
+    #pragma GCC unroll 8
+    for (int a = 0; a < kOut; ++a) lane[a][j] = j < inputs ? xj * Broadcast16(w[static_cast<size_t>(a) * n + j]) : V16{};
+  }
+  int k = kDotLanes;
+  for (; k + kDotLanes <= inputs; k += kDotLanes) {
+    #pragma GCC unroll 8
+    for (int j = 0; j < kDotLanes; ++j) {
+      const V16 xj = Load16(x + static_cast<size_t>(k + j) * kC);
+      #pragma GCC unroll 8
+      for (int a = 0; a < kOut; ++a) lane[a][j] += xj * Broadcast16(w[static_cast<size_t>(a) * n + static_cast<size_t>(k + j)]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int j = 0; k + j < inputs; ++j) {
+    const V16 xj = Load16(x + static_cast<size_t>(k + j) * kC);
+    #pragma GCC unroll 8
+    for (int a = 0; a < kOut; ++a) lane[a][j] += xj * Broadcast16(w[static_cast<size_t>(a) * n + static_cast<size_t>(k + j)]);
+  }
+  #pragma GCC unroll 8
+  for (int a = 0; a < kOut; ++a) {
+    const V16 v = Tree(lane[a]) + Broadcast16(bias[o + a]);
+    Store16(z + static_cast<size_t>(o + a) * kC, relu ? Relu(v) : v);
+  }
+}
+
+BESTSERVE_ROUTER_MULTIVERSIONED
+void ColumnLayer(const float* rows, const float* bias, int inputs, int outputs, bool relu, const float* x,
+                 float* z) {
+  int o = 0;
+  for (; o + 3 <= outputs; o += 3) ColumnOutputs<3>(rows, bias, inputs, o, relu, x, z);
+  for (; o < outputs; ++o) ColumnOutputs<1>(rows, bias, inputs, o, relu, x, z);
+}
+
 int RoundUp(int value, int multiple) { return (value + multiple - 1) / multiple * multiple; }
 
 }  // namespace
+
+size_t PackedMlp::Reserve(size_t floats) {
+  const size_t at = static_cast<size_t>(RoundUp(static_cast<int>(packed_.size()), kColumns));
+  packed_.resize(at + floats, 0.0f);
+  return at;
+}
 
 PackedMlp::PackedMlp(const MlpShape& shape, const float* parameters) : shape_(shape) {
   for (int l = 0; l < shape.num_layers(); ++l) {
@@ -147,31 +323,41 @@ PackedMlp::PackedMlp(const MlpShape& shape, const float* parameters) : shape_(sh
     const size_t padded = static_cast<size_t>(layer.padded_outputs);
     const float* w = parameters + shape.WeightOffset(l);
     const float* b = parameters + shape.BiasOffset(l);
-    layer.weights = packed_.size();
-    packed_.resize(packed_.size() + in * padded, 0.0f);
+    layer.weights = Reserve(in * padded);
     for (size_t o = 0; o < static_cast<size_t>(layer.outputs); ++o) {
       for (size_t k = 0; k < in; ++k) {
         const size_t at = layer.wide ? (o / 16) * in * 16 + k * 16 + o % 16 : o * in + k;
         packed_[layer.weights + at] = w[o * in + k];
       }
     }
-    layer.bias = packed_.size();
-    packed_.resize(packed_.size() + padded, 0.0f);
+    layer.bias = Reserve(padded);
     std::copy(b, b + layer.outputs, packed_.begin() + static_cast<ptrdiff_t>(layer.bias));
-    layer.rows = packed_.size();
-    packed_.insert(packed_.end(), w, w + in * static_cast<size_t>(layer.outputs));
+    layer.rows = Reserve(in * static_cast<size_t>(layer.outputs));
+    std::copy(w, w + in * static_cast<size_t>(layer.outputs), packed_.begin() + static_cast<ptrdiff_t>(layer.rows));
     max_padded_width_ = std::max(max_padded_width_, layer.padded_outputs);
     layers_.push_back(layer);
   }
+  // The last hidden layer and the output layer run as one pass (FusedWideNarrow) when the hidden
+  // layer fills whole blocks of 16 and the output layer is narrow and small.
+  const size_t n = layers_.size();
+  fuse_last_ = n >= 2 && layers_[n - 2].wide && layers_[n - 2].outputs % 16 == 0 && !layers_[n - 1].wide &&
+               layers_[n - 1].outputs <= kMaxFused;
 }
 
 void PackedMlp::Forward(const float* observation, float* q_values, float* scratch) const {
   const float* x = observation;
-  for (size_t l = 0; l < layers_.size(); ++l) {
+  const size_t count = layers_.size();
+  for (size_t l = 0; l < count; ++l) {
     const Layer& layer = layers_[l];
-    float* z = scratch + (l % 2 == 0 ? 0 : max_padded_width_);
     const float* w = packed_.data() + layer.weights;
     const float* b = packed_.data() + layer.bias;
+    if (fuse_last_ && l + 2 == count) {
+      const Layer& last = layers_[l + 1];
+      FusedWideNarrow(w, b, layer.inputs, layer.outputs, packed_.data() + last.weights, packed_.data() + last.bias,
+                      last.outputs, x, q_values);
+      return;
+    }
+    float* z = scratch + (l % 2 == 0 ? 0 : max_padded_width_);
     if (layer.wide) {
       WideLayer(w, b, layer.inputs, layer.padded_outputs, layer.relu, x, z);
     } else {
@@ -188,8 +374,13 @@ void PackedMlp::ForwardColumns(const float* observations, float* q_values, float
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& layer = layers_[l];
     float* z = l + 1 == layers_.size() ? q_values : scratch + (l % 2 == 0 ? 0 : half);
-    ColumnLayer(packed_.data() + layer.rows, packed_.data() + layer.bias, layer.inputs, layer.outputs,
-                layer.relu, x, z);
+    const float* rows = packed_.data() + layer.rows;
+    const float* bias = packed_.data() + layer.bias;
+    if (layer.inputs <= kDotLanes) {
+      ColumnLayerFewInputs(rows, bias, layer.inputs, layer.outputs, layer.relu, x, z);
+    } else {
+      ColumnLayer(rows, bias, layer.inputs, layer.outputs, layer.relu, x, z);
+    }
     x = z;
   }
 }

@@ -7,7 +7,9 @@
 // product +0), the same reduction tree, then the bias, then ReLU as z < 0 ? 0 : z. The vectors
 // run across outputs (wide layers: 16 outputs per register, weights packed input-major per block of 16), across
 // the lanes (narrow layers such as the 3 Q-values: one 8-lane register per output, four outputs
-// interleaved) or across observations (the batch kernel: 16 observations per register). No
+// interleaved; after a hidden layer of whole 16-output blocks the two run as one pass, each block
+// of hidden units feeding the outputs' lanes as soon as it is computed) or across observations
+// (the batch kernel: 16 observations per register, several outputs per pass over the inputs). No
 // multiply-add is ever fused (-ffp-contract=off), so every ISA gives the same floats.
 //
 // Allocation-free and read-only after construction: any number of threads may call Forward and
@@ -15,6 +17,7 @@
 #pragma once
 
 #include <cstddef>
+#include <new>
 #include <vector>
 
 #include "router/policy/mlp.h"
@@ -59,10 +62,26 @@ class PackedMlp {
                          // the batch kernel
   };
 
+  // 64-byte aligned storage: every 16-float load of a block is then one cache line (unaligned,
+  // each would straddle two).
+  template <typename T>
+  struct CacheLineAllocator {
+    using value_type = T;
+    CacheLineAllocator() = default;
+    template <typename U>
+    explicit CacheLineAllocator(const CacheLineAllocator<U>&) {}
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+    void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+    bool operator==(const CacheLineAllocator&) const = default;
+  };
+  // Appends `floats` zeros at the next multiple of 16 floats (a cache line); returns their offset.
+  size_t Reserve(size_t floats);
+
   MlpShape shape_;
   std::vector<Layer> layers_;
-  std::vector<float> packed_;
+  std::vector<float, CacheLineAllocator<float>> packed_;
   int max_padded_width_ = 0;
+  bool fuse_last_ = false;  // last hidden layer and output layer in one pass
 };
 
 }  // namespace bestserve

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <variant>
 
@@ -28,6 +29,7 @@ struct Router::Impl {
   MlpShape shape;
   PackedMlp network;
   PolicyMetadata metadata;
+  std::optional<ObservationEncoder> encoder;  // set with metadata
   std::string encoding_name;
   std::string estimator_name;
   std::mutex arrivals_mutex;
@@ -50,7 +52,7 @@ struct Router::Impl {
     float* observation = buffer;
     float* q_values = q_out != nullptr ? q_out : observation + shape.input_size + scratch_floats;
     const GatewayState state{task, in_flight, queued, rate};
-    EncodeObservation(metadata.observation, state, observation);
+    encoder->Encode(state, observation);
     network.Forward(observation, q_values, observation + shape.input_size);
     return GreedyAction(q_values, models);
   }
@@ -81,9 +83,7 @@ struct Router::Impl {
                  (queued != nullptr || metadata.observation.encoding != ObservationEncoding::kExtendedV1);
       if (valid[c]) {
         const int32_t* queues = queued != nullptr ? queued + static_cast<ptrdiff_t>(c) * models : nullptr;
-        EncodeObservation(metadata.observation,
-                          GatewayState{tasks[c], in_flight + static_cast<ptrdiff_t>(c) * models, queues, rates[c]},
-                          row);
+        encoder->Encode(GatewayState{tasks[c], in_flight + static_cast<ptrdiff_t>(c) * models, queues, rates[c]}, row);
       } else {
         std::fill(row, row + inputs, 0.0f);
       }
@@ -121,6 +121,7 @@ std::unique_ptr<Router> Router::FromBytes(std::string_view bytes, const std::str
   }
   impl->shape = weights.shape;
   impl->network = PackedMlp(weights.shape, weights.parameters.data());
+  impl->encoder.emplace(spec);
   impl->scratch_floats = impl->network.scratch_floats();
   impl->encoding_name = ToString(spec.encoding);
   const RateEstimatorSettings& estimator = impl->metadata.rate_estimator;

@@ -80,8 +80,11 @@ TEST_CASE("router decisions equal the trainer's greedy decisions on 100,000 rand
 
 TEST_CASE("the packed kernels give the trainer's Q-value bits for other shapes, single and batched",
           "[router][batch]") {
-  // Wide, narrow and odd widths (tails of the 16-output blocks and of the 8 lanes).
-  for (const std::vector<int>& hidden : {std::vector<int>{256, 256}, std::vector<int>{37}, std::vector<int>{20, 9}}) {
+  // Wide, narrow and odd widths (tails of the 16-output blocks and of the 8 lanes); hidden layers
+  // of whole blocks (256, 48: pairs of blocks and a single block left over, 16) take the fused
+  // last-two-layers pass of the single decision.
+  for (const std::vector<int>& hidden : {std::vector<int>{256, 256}, std::vector<int>{37}, std::vector<int>{20, 9},
+                                         std::vector<int>{48}, std::vector<int>{9, 16}, std::vector<int>{32, 256}}) {
     for (auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1}) {
       const PolicyWeights w = testing::RandomRoutingPolicy(3, hidden, encoding);
       const auto router = Router::FromBytes(EncodePolicyWeights(w), "random policy");
