@@ -15,6 +15,13 @@ namespace {
 size_t Segment(const std::vector<double>& xs, double x) {
   if (xs.size() < 2 || x <= xs.front()) return 0;
   if (x >= xs.back()) return xs.size() - 2;
+  if (xs.size() <= 16) {
+    // Small grids (every shipped profile): count the interior points at or below x, without the
+    // branches of a binary search. The same index as upper_bound - 1 on an increasing grid.
+    size_t below = 0;
+    for (size_t k = 1; k + 1 < xs.size(); ++k) below += xs[k] <= x ? 1 : 0;
+    return below;
+  }
   const auto upper = std::upper_bound(xs.begin(), xs.end(), x);
   return static_cast<size_t>(upper - xs.begin()) - 1;
 }
@@ -132,15 +139,39 @@ double Table1D::At(double x, bool* out_of_range) const {
 Table2D::Table2D(std::vector<double> xs, std::vector<double> ys, std::vector<double> values)
     : xs_(std::move(xs)), ys_(std::move(ys)), values_(std::move(values)) {
   BS_CHECK(!xs_.empty() && !ys_.empty() && values_.size() == xs_.size() * ys_.size());
+  const double last = std::min(std::max(xs_.back(), 0.0), kMaxCachedX);
+  for (double x = 0.0; x <= last; x += 1.0) {
+    const size_t i = Segment(xs_, x);
+    whole_x_.push_back(XPlace{i, Fraction(xs_, i, x)});
+  }
+  for (size_t j = 0; j + 1 < ys_.size(); ++j) {
+    int exponent = 0;
+    const double width = ys_[j + 1] - ys_[j];
+    const bool power_of_two = std::frexp(width, &exponent) == 0.5 && std::isnormal(1.0 / width);
+    y_exact_reciprocal_.push_back(power_of_two ? 1.0 / width : 0.0);
+  }
 }
 
 double Table2D::At(double x, double y, bool* out_of_range) const {
   *out_of_range = x < xs_.front() || x > xs_.back() || y < ys_.front() || y > ys_.back();
-  const size_t i = Segment(xs_, x);
+  size_t i = 0;
+  double tx = 0.0;
+  const auto whole = static_cast<size_t>(x >= 0.0 && x < kMaxCachedX ? x : 0.0);
+  if (whole < whole_x_.size() && static_cast<double>(whole) == x) {
+    i = whole_x_[whole].segment;
+    tx = whole_x_[whole].fraction;
+  } else {
+    i = Segment(xs_, x);
+    tx = Fraction(xs_, i, x);
+  }
   const size_t j = Segment(ys_, y);
   const size_t ny = ys_.size();
-  const double tx = Fraction(xs_, i, x);
-  const double ty = Fraction(ys_, j, y);
+  double ty = 0.0;
+  if (ny >= 2 && y_exact_reciprocal_[j] != 0.0) {
+    ty = std::clamp((y - ys_[j]) * y_exact_reciprocal_[j], 0.0, 1.0);  // == Fraction(ys_, j, y)
+  } else {
+    ty = Fraction(ys_, j, y);
+  }
   const size_t i1 = xs_.size() > 1 ? i + 1 : i;
   const size_t j1 = ny > 1 ? j + 1 : j;
   const double v00 = values_[i * ny + j];

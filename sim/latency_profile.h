@@ -71,9 +71,22 @@ class Table2D {
   const std::vector<double>& values() const { return values_; }
 
  private:
+  // The segment and fraction of every whole x from 0 to the last grid point (at most
+  // kMaxCachedX), computed once by the same code as a lookup's: batch sizes are whole numbers,
+  // and the simulator looks one up at every decode step.
+  static constexpr double kMaxCachedX = 4096.0;
+  struct XPlace {
+    size_t segment;
+    double fraction;
+  };
+
   std::vector<double> xs_;
   std::vector<double> ys_;
   std::vector<double> values_;
+  std::vector<XPlace> whole_x_;
+  // Per y segment: 1 / width when the width is a power of two (then y's fraction is the same
+  // float multiplied as divided, and a multiply is several times faster), else 0: divide.
+  std::vector<double> y_exact_reciprocal_;
 };
 
 struct ModelProfile {
