@@ -127,6 +127,12 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   beast::tcp_stream stream(std::move(socket));
+  // Off the idle list however the coroutine ends (its frame may be destroyed while suspended).
+  struct Unmark {
+    Connections& connections;
+    beast::tcp_stream* stream;
+    ~Unmark() { connections.idle.erase(stream); }
+  } unmark{*connections, &stream};
   beast::flat_buffer buffer;
   bool first = true;
   for (;;) {
