@@ -160,6 +160,7 @@ CONF
     PIDS+=($NGINX_MASTER)
     for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$NGINX_NEW/health" && break; sleep 0.1; done
     NGINX_PIDS=($(pgrep -P "$NGINX_MASTER" || true) "$NGINX_MASTER")  # worker first: its fds are counted
+    PIDS+=("${NGINX_PIDS[@]}")  # the worker too: killing the master with -9 leaves it running
     NGINX_NOTE="$(nginx -v 2>&1 | sed 's/^nginx version: //') (Debian), 1 worker, proxy_buffering off, HTTP/1.1 upstream"
   else
     NGINX="0"
