@@ -75,7 +75,10 @@ class EmulatedInstance {
   uint16_t port() const { return server_->port(); }
   std::string url() const;
   void Start() { server_->Start(); }
+  // Closes the listening socket and idle kept-alive connections (serve/http.h).
   void StopAccepting() { server_->StopAccepting(); }
+  int64_t connections_accepted() const { return server_->accepted_connections(); }
+  int64_t connections_open() const { return server_->open_connections(); }
   int64_t in_flight() const { return static_cast<int64_t>(sequences_.size()); }
   const EmulatorCounters& counters() const { return counters_; }
 

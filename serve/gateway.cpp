@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <deque>
 #include <filesystem>
 
 #include "common/error.h"
@@ -44,6 +45,10 @@ struct Histogram {
 }  // namespace
 
 struct Gateway::Backend {
+  struct IdleConnection {
+    std::unique_ptr<HttpClient> client;
+    Clock::time_point since;
+  };
   BackendSpec spec;
   int32_t model = 0;
   int32_t in_flight = 0;
@@ -52,6 +57,10 @@ struct Gateway::Backend {
   int64_t requests = 0;
   int64_t failures = 0;
   int64_t ejections = 0;
+  std::deque<IdleConnection> idle;  // oldest first
+  int64_t connections_opened = 0;
+  int64_t connections_reused = 0;
+  int64_t connections_stale = 0;
 };
 
 struct Gateway::Metrics {
@@ -107,7 +116,7 @@ GatewayConfig LoadGatewayConfig(const std::string& path) {
   const ConfigNode root = ConfigNode::LoadFile(path);
   root.ExpectMap("a gateway config");
   root.CheckKeys({"listen", "logical_model", "scenario", "policy", "router", "backends", "default_task",
-                  "max_body_bytes", "timeouts_ms", "ejection"});
+                  "max_body_bytes", "timeouts_ms", "ejection", "pool"});
   const std::string dir = fs::path(path).parent_path().string();
   GatewayConfig config;
   if (const auto listen = root.MaybeChild("listen")) {
@@ -152,6 +161,16 @@ GatewayConfig LoadGatewayConfig(const std::string& path) {
     if (failures > 1000) ejection->Child("failures").Fail(fmt::format("expected at most 1000, got {}", failures));
     config.ejection_failures = static_cast<int32_t>(failures);
     config.probe_interval = PositiveMs(*ejection, "probe_interval_ms", config.probe_interval);
+  }
+  if (const auto pool = root.MaybeChild("pool")) {
+    pool->ExpectMap("backend connection pool settings");
+    pool->CheckKeys({"max_idle_per_backend", "idle_timeout_ms"});
+    const int64_t max_idle = pool->GetInt("max_idle_per_backend", config.pool_max_idle_per_backend);
+    if (max_idle < 0 || max_idle > 10'000) {
+      pool->Child("max_idle_per_backend").Fail(fmt::format("expected 0 (no pooling) to 10000, got {}", max_idle));
+    }
+    config.pool_max_idle_per_backend = static_cast<int32_t>(max_idle);
+    config.pool_idle_timeout = PositiveMs(*pool, "idle_timeout_ms", config.pool_idle_timeout);
   }
   return config;
 }
@@ -209,7 +228,10 @@ Gateway::~Gateway() { *alive_ = false; }
 
 uint16_t Gateway::port() const { return server_->port(); }
 
-void Gateway::Start() { server_->Start(); }
+void Gateway::Start() {
+  server_->Start();
+  if (config_.pool_max_idle_per_backend > 0) asio::co_spawn(io_, SweepIdle(), asio::detached);
+}
 
 double Gateway::NowSeconds() const {
   return std::chrono::duration<double>(Clock::now() - start_).count();
@@ -218,6 +240,7 @@ double Gateway::NowSeconds() const {
 void Gateway::Drain(std::function<void()> done) {
   draining_ = true;
   server_->StopAccepting();
+  for (const auto& backend : backends_) CloseIdle(*backend);  // and none is pooled from now on
   const auto deadline = Clock::now() + config_.drain_timeout;
   asio::co_spawn(
       io_,
@@ -351,6 +374,7 @@ void Gateway::RecordFailure(Backend& backend) {
   if (!backend.ejected && backend.consecutive_failures >= config_.ejection_failures) {
     backend.ejected = true;
     ++backend.ejections;
+    CloseIdle(backend);
     asio::co_spawn(io_, Probe(backend), asio::detached);
   }
 }
@@ -378,6 +402,61 @@ asio::awaitable<void> Gateway::Probe(Backend& backend) {
       client.Close();
     } catch (const std::exception&) {
       // still down; probe again after the interval
+    }
+  }
+}
+
+std::unique_ptr<HttpClient> Gateway::TakeIdle(Backend& backend) {
+  const Clock::time_point now = Clock::now();
+  while (!backend.idle.empty()) {
+    std::unique_ptr<HttpClient> client = std::move(backend.idle.back().client);
+    const Clock::time_point since = backend.idle.back().since;
+    backend.idle.pop_back();
+    if (now - since >= config_.pool_idle_timeout) {  // the newest is past it, so are the others
+      client->Close();
+      CloseIdle(backend);
+      break;
+    }
+    if (client->IdleAndOpen()) return client;
+    ++backend.connections_stale;  // the backend closed it while it was idle
+    client->Close();
+  }
+  return nullptr;
+}
+
+void Gateway::ReturnConnection(Backend& backend, std::unique_ptr<HttpClient> client) {
+  if (config_.pool_max_idle_per_backend == 0 || draining_ || backend.ejected || !client->Reusable()) {
+    client->Close();
+    return;
+  }
+  if (static_cast<int64_t>(backend.idle.size()) >= config_.pool_max_idle_per_backend) {
+    backend.idle.front().client->Close();
+    backend.idle.pop_front();
+  }
+  backend.idle.push_back({std::move(client), Clock::now()});
+}
+
+void Gateway::CloseIdle(Backend& backend) {
+  for (auto& idle : backend.idle) idle.client->Close();
+  backend.idle.clear();
+}
+
+asio::awaitable<void> Gateway::SweepIdle() {
+  const auto alive = alive_;
+  const auto period = std::clamp<std::chrono::milliseconds>(config_.pool_idle_timeout / 4, std::chrono::milliseconds(10),
+                                                            std::chrono::milliseconds(1000));
+  asio::steady_timer timer(io_);
+  while (*alive && !draining_) {
+    timer.expires_after(period);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!*alive || draining_) break;
+    const Clock::time_point now = Clock::now();
+    for (const auto& backend : backends_) {
+      while (!backend->idle.empty() && now - backend->idle.front().since >= config_.pool_idle_timeout) {
+        backend->idle.front().client->Close();
+        backend->idle.pop_front();
+      }
     }
   }
 }
@@ -438,36 +517,63 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
       }
     } in_flight{*backend, in_flight_by_model_[static_cast<size_t>(backend->model)]};
 
-    HttpClient client(io_.get_executor());
-    try {
-      co_await client.Connect(backend->spec.address, config_.connect_timeout);
-      HttpRequest forward = MakeRequest(http::verb::post, std::string_view(exchange.request().target().data(),
-                                                                            exchange.request().target().size()),
-                                        backend->spec.address.host, body.dump());
-      co_await client.Send(forward, config_.connect_timeout);
-      co_await client.ReadHeader(config_.first_byte_timeout);
-    } catch (const std::exception& e) {
+    HttpRequest forward = MakeRequest(http::verb::post, std::string_view(exchange.request().target().data(),
+                                                                          exchange.request().target().size()),
+                                      backend->spec.address.host, body.dump());
+    // A pooled connection first; if the backend turns out to have closed it (the send fails, or
+    // the connection ends before any byte of an answer), once more on a fresh one, uncharged.
+    std::unique_ptr<HttpClient> client = TakeIdle(*backend);
+    bool failed = false;
+    std::string error;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool reused = client != nullptr;
+      if (!reused) client = std::make_unique<HttpClient>(io_.get_executor());
+      bool stale = false;
+      failed = true;
+      try {
+        if (reused) {
+          ++backend->connections_reused;
+        } else {
+          co_await client->Connect(backend->spec.address, config_.connect_timeout);
+          ++backend->connections_opened;
+        }
+        co_await client->Send(forward, config_.connect_timeout);
+        co_await client->ReadHeader(config_.first_byte_timeout);
+        failed = false;
+      } catch (const boost::system::system_error& e) {
+        error = e.what();
+        stale = reused && client->NothingReceived() && e.code() != beast::error::timeout;
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      if (!failed) break;
+      client->Close();
+      client.reset();
+      if (!stale) break;
+      ++backend->connections_stale;
+    }
+    if (failed) {
       RecordFailure(*backend);
-      failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", backend->spec.address.Url(), e.what());
+      failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", backend->spec.address.Url(), error);
       ++metrics_->retries;
       continue;
     }
-    if (client.status() >= 500) {
+    if (client->status() >= 500) {
       RecordFailure(*backend);
-      failures += fmt::format("{}{}: status {}", failures.empty() ? "" : "; ", backend->spec.address.Url(), client.status());
+      failures += fmt::format("{}{}: status {}", failures.empty() ? "" : "; ", backend->spec.address.Url(), client->status());
       ++metrics_->retries;
-      client.Close();
+      client->Close();
       continue;
     }
     RecordSuccess(*backend);
     const Headers headers = {{"x-bestserve-model", model}, {"x-bestserve-backend", backend->spec.address.Url()}};
-    const bool streamed = client.status() == 200 && client.Header("content-type").find("text/event-stream") == 0;
+    const bool streamed = client->status() == 200 && client->Header("content-type").find("text/event-stream") == 0;
     if (!streamed) {
       // A whole body (or a 4xx the client should see as the backend said it).
       std::string response;
       std::string read_error;
       try {
-        response = co_await client.ReadAll(config_.read_timeout, 64 << 20);
+        response = co_await client->ReadAll(config_.read_timeout, 64 << 20);
       } catch (const std::exception& e) {
         read_error = e.what();
       }
@@ -479,28 +585,31 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
                                   ErrorBody(502, "server_error", "backend failed mid-response: " + read_error), headers);
         co_return;
       }
+      // Read to its end: the connection can serve the next request while this answer goes out.
+      const int status = client->status();
+      std::string content_type(client->Header("content-type"));
+      ReturnConnection(*backend, std::move(client));
       json parsed = json::parse(response, nullptr, /*allow_exceptions=*/false);
-      if (client.status() == 200 && parsed.is_object() && parsed.contains("model")) {
+      if (status == 200 && parsed.is_object() && parsed.contains("model")) {
         parsed["model"] = request.model;
         response = parsed.dump();
       }
       const double total = std::chrono::duration<double>(Clock::now() - arrival).count();
-      if (client.status() == 200) {
+      if (status == 200) {
         metrics_->ttft[model].Observe(total);  // the whole answer is the first token a client sees
         metrics_->total[model].Observe(total);
       }
-      ++metrics_->requests[{model, client.status()}];
+      ++metrics_->requests[{model, status}];
       // Named, not a conditional inside the co_await: GCC 12 destroys such a temporary twice.
-      std::string content_type(client.Header("content-type"));
       if (content_type.empty()) content_type = "application/json";
-      co_await exchange.Respond(static_cast<http::status>(client.status()), std::move(content_type),
+      co_await exchange.Respond(static_cast<http::status>(status), std::move(content_type),
                                 std::move(response), headers);
       co_return;
     }
     // Streaming: relay whole events, each with the model field rewritten.
     if (!co_await exchange.BeginStream("text/event-stream", headers)) {
       ++metrics_->client_disconnects;
-      client.Close();
+      client->Close();
       co_return;
     }
     std::string pending;
@@ -510,7 +619,7 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
     for (;;) {
       std::optional<std::string> piece;
       try {
-        piece = co_await client.ReadSome(config_.read_timeout);
+        piece = co_await client->ReadSome(config_.read_timeout);
       } catch (const std::exception& e) {
         backend_error = e.what();
         break;
@@ -534,11 +643,12 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
       // The client left: closing the backend connection makes the server abort the request.
       ++metrics_->client_disconnects;
       ++metrics_->requests[{model, 499}];
-      client.Close();
+      client->Close();
       co_return;
     }
     if (!backend_error.empty() || !pending.empty()) {
       if (backend_error.empty()) backend_error = "stream ended inside an event";
+      client->Close();
       RecordFailure(*backend);
       ++metrics_->backend_stream_failures;
       ++metrics_->requests[{model, 502}];
@@ -546,6 +656,7 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
       co_await exchange.EndStream();
       co_return;
     }
+    ReturnConnection(*backend, std::move(client));
     metrics_->total[model].Observe(std::chrono::duration<double>(Clock::now() - arrival).count());
     ++metrics_->requests[{model, 200}];
     co_await exchange.EndStream();
@@ -598,6 +709,25 @@ std::string Gateway::MetricsText() const {
     text += fmt::format("bestserve_gateway_backend_ejections_total{{backend=\"{}\",model=\"{}\"}} {}\n",
                         backend->spec.address.Url(), backend->spec.model, backend->ejections);
   }
+  const auto per_backend = [&](const char* name, const char* type, const char* help, auto value) {
+    header(name, type, help);
+    for (const auto& backend : backends_) {
+      text += fmt::format("{}{{backend=\"{}\",model=\"{}\"}} {}\n", name, backend->spec.address.Url(), backend->spec.model,
+                          value(*backend));
+    }
+  };
+  per_backend("bestserve_gateway_backend_connections_opened_total", "counter",
+              "Connections opened to the backend for requests (health probes not counted).",
+              [](const Backend& b) { return b.connections_opened; });
+  per_backend("bestserve_gateway_backend_connections_reused_total", "counter",
+              "Requests sent on a kept-alive connection taken from the pool.",
+              [](const Backend& b) { return b.connections_reused; });
+  per_backend("bestserve_gateway_backend_connections_stale_total", "counter",
+              "Pooled connections the backend had closed, found when taken or before the first byte of an answer "
+              "(the request went again on a fresh connection; not a backend failure).",
+              [](const Backend& b) { return b.connections_stale; });
+  per_backend("bestserve_gateway_backend_idle_connections", "gauge", "Kept-alive connections in the pool.",
+              [](const Backend& b) { return static_cast<int64_t>(b.idle.size()); });
   header("bestserve_gateway_arrival_rate_rps", "gauge", "The router's arrival-rate estimate.");
   text += fmt::format("bestserve_gateway_arrival_rate_rps {}\n",
                       library_router_ ? library_router_->arrival_rate_rps() : 0.0);

@@ -24,6 +24,9 @@
 //   |                     |   pieces of a response), client_write (10000), drain (30000)  |         |
 //   | ejection            | failures (consecutive, before a backend is ejected: 1),       |         |
 //   |                     |   probe_interval_ms (1000: GET /health until it answers 200)  |         |
+//   | pool                | kept-alive backend connections: max_idle_per_backend (32;     |         |
+//   |                     |   0: a new connection per request), idle_timeout_ms (4000:    |         |
+//   |                     |   below vLLM's 5 s keep-alive, so the gateway closes first)   |         |
 //
 // Per request: task from the `x-bestserve-task` header or the body's `task` field, else
 // default_task; deadline from `x-bestserve-deadline-ms` or `deadline_ms`, else the scenario's
@@ -34,6 +37,15 @@
 // answered in full) and the arrival rate of its own traffic, exactly what the router library
 // expects (router/lib/router.h). Models are in the router's order, smallest first (bestserve's
 // profiles list them so), which is what "the next size down" means for retries.
+//
+// Connections: a backend connection whose response was read to its end, with both sides keeping
+// it alive, goes back to its backend's pool of idle connections, and the next request to that
+// backend takes the most recent one instead of connecting. One whose response was not read to
+// the end (client gone, backend error, timeout) is closed, never pooled. A pooled connection the
+// backend has closed meanwhile is no failure: found closed when taken, or failing before the
+// first byte of the response, the request goes again once on a fresh connection, and the backend
+// is not charged. Idle connections close after the idle timeout, when their backend is ejected,
+// and at shutdown.
 //
 // Faults: a backend that refuses the connection, times out, or answers 5xx before the first
 // byte of the body is retried on another backend of the same size, then of the next size down;
@@ -87,6 +99,8 @@ struct GatewayConfig {
   std::chrono::milliseconds drain_timeout{30'000};
   int32_t ejection_failures = 1;
   std::chrono::milliseconds probe_interval{1000};
+  int32_t pool_max_idle_per_backend = 32;  // 0: no pooling
+  std::chrono::milliseconds pool_idle_timeout{4000};
 };
 
 // Parses a gateway config file; throws ConfigError naming file, line and key. Paths are
@@ -129,6 +143,13 @@ class Gateway {
   void RecordFailure(Backend& backend);
   void RecordSuccess(Backend& backend);
   asio::awaitable<void> Probe(Backend& backend);
+  // The backend's most recent idle connection that is still open, or null.
+  std::unique_ptr<HttpClient> TakeIdle(Backend& backend);
+  // Pools a connection that can carry another exchange; closes any other.
+  void ReturnConnection(Backend& backend, std::unique_ptr<HttpClient> client);
+  void CloseIdle(Backend& backend);
+  // Closes idle connections past the idle timeout, until shutdown.
+  asio::awaitable<void> SweepIdle();
   double NowSeconds() const;
   int32_t ResolveTask(const Exchange& exchange, const CompletionRequest& request) const;
 

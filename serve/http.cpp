@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <charconv>
 #include <limits>
 #include <stdexcept>
@@ -97,6 +100,9 @@ void HttpServer::Start() {
 void HttpServer::StopAccepting() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  connections_->stopping = true;
+  // Their reads end with operation_aborted (after this returns) and Serve closes them.
+  for (beast::tcp_stream* idle : connections_->idle) idle->cancel();
 }
 
 asio::awaitable<void> HttpServer::AcceptLoop() {
@@ -105,21 +111,28 @@ asio::awaitable<void> HttpServer::AcceptLoop() {
     tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
     if (ec) continue;  // e.g. too many open files: keep serving the connections we have
+    ++connections_->accepted;
     asio::co_spawn(io_, Serve(std::move(socket)), asio::detached);
   }
 }
 
 asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
-  // The counter outlives the server object if connections drain after it is destroyed.
-  const std::shared_ptr<int64_t> open = open_connections_;
-  ++*open;
+  // The state outlives the server object if connections drain after it is destroyed.
+  const std::shared_ptr<Connections> connections = connections_;
+  ++connections->open;
   struct Decrement {
-    std::shared_ptr<int64_t> count;
-    ~Decrement() { --*count; }
-  } decrement{open};
+    std::shared_ptr<Connections> connections;
+    ~Decrement() { --connections->open; }
+  } decrement{connections};
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   beast::tcp_stream stream(std::move(socket));
+  // Off the idle list however the coroutine ends (its frame may be destroyed while suspended).
+  struct Unmark {
+    Connections& connections;
+    beast::tcp_stream* stream;
+    ~Unmark() { connections.idle.erase(stream); }
+  } unmark{*connections, &stream};
   beast::flat_buffer buffer;
   bool first = true;
   for (;;) {
@@ -127,8 +140,10 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
     parser.body_limit(options_.max_body_bytes);
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     stream.expires_after(first ? options_.read_timeout : options_.idle_timeout);
+    if (!first) connections->idle.insert(&stream);
     boost::system::error_code ec;
     co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    if (!first) connections->idle.erase(&stream);
     first = false;
     if (ec) {
       // A complete but oversized request gets an answer; a broken or silent peer only a close.
@@ -165,7 +180,7 @@ asio::awaitable<void> HttpServer::Serve(tcp::socket socket) {
       co_await exchange.Respond(http::status::internal_server_error, "application/json",
                                 R"({"error":{"message":"no response","type":"server_error","param":null,"code":null}})");
     }
-    if (!exchange.keep_alive()) break;
+    if (!exchange.keep_alive() || connections->stopping) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.close();
@@ -222,34 +237,49 @@ asio::awaitable<void> HttpClient::Connect(HostPort endpoint, std::chrono::millis
 }
 
 asio::awaitable<void> HttpClient::Send(HttpRequest& request, std::chrono::milliseconds timeout) {
+  broken_ = true;
+  parser_.emplace();
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // streams are long; ReadAll bounds what it keeps
+  request_keep_alive_ = request.keep_alive();
   stream_.expires_after(timeout);
   co_await http::async_write(stream_, request, use_awaitable);
+  broken_ = false;
 }
 
 asio::awaitable<void> HttpClient::ReadHeader(std::chrono::milliseconds timeout) {
-  parser_.body_limit(std::numeric_limits<std::uint64_t>::max());  // streams are long; ReadAll bounds what it keeps
+  broken_ = true;
+  if (!parser_) {
+    parser_.emplace();
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  }
   stream_.expires_after(timeout);
-  co_await http::async_read_header(stream_, buffer_, parser_, use_awaitable);
+  co_await http::async_read_header(stream_, buffer_, *parser_, use_awaitable);
+  broken_ = false;
 }
 
 std::string_view HttpClient::Header(std::string_view name) const {
-  const auto& fields = parser_.get();
+  const auto& fields = parser_->get();
   const auto it = fields.find(beast::string_view(name.data(), name.size()));
   if (it == fields.end()) return {};
   return {it->value().data(), it->value().size()};
 }
 
 asio::awaitable<std::optional<std::string>> HttpClient::ReadSome(std::chrono::milliseconds timeout) {
-  while (!parser_.is_done()) {
-    parser_.get().body().data = piece_.data();
-    parser_.get().body().size = piece_.size();
+  broken_ = true;
+  while (!parser_->is_done()) {
+    parser_->get().body().data = piece_.data();
+    parser_->get().body().size = piece_.size();
     stream_.expires_after(timeout);
     boost::system::error_code ec;
-    co_await http::async_read_some(stream_, buffer_, parser_, asio::redirect_error(use_awaitable, ec));
+    co_await http::async_read_some(stream_, buffer_, *parser_, asio::redirect_error(use_awaitable, ec));
     if (ec && ec != http::error::need_buffer) throw boost::system::system_error(ec);
-    const size_t got = piece_.size() - parser_.get().body().size;
-    if (got > 0) co_return std::string(piece_.data(), got);
+    const size_t got = piece_.size() - parser_->get().body().size;
+    if (got > 0) {
+      broken_ = false;
+      co_return std::string(piece_.data(), got);
+    }
   }
+  broken_ = false;
   co_return std::nullopt;
 }
 
@@ -266,6 +296,22 @@ void HttpClient::Close() {
   boost::system::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.close();
+}
+
+bool HttpClient::Reusable() const {
+  return !broken_ && parser_ && parser_->is_done() && parser_->keep_alive() && request_keep_alive_ &&
+         buffer_.size() == 0 && stream_.socket().is_open();
+}
+
+bool HttpClient::NothingReceived() const { return buffer_.size() == 0 && (!parser_ || !parser_->got_some()); }
+
+bool HttpClient::IdleAndOpen() {
+  if (!stream_.socket().is_open()) return false;
+  // A peek that must not block: nothing to read is the only answer of a healthy idle connection;
+  // 0 bytes is the server's close, an error a reset, data a response nobody asked for.
+  char byte = 0;
+  const ssize_t got = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 HttpRequest MakeRequest(http::verb verb, std::string_view target, const std::string& host,

@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,11 +89,22 @@ class HttpServer {
              Handler handler);
   uint16_t port() const { return port_; }
   void Start();
-  // Closes the listening socket; connections already open finish their current exchange.
+  // Closes the listening socket and the kept-alive connections waiting for a next request (their
+  // clients see the close, as from any server going away); a connection in the middle of an
+  // exchange finishes it, then closes.
   void StopAccepting();
-  int64_t open_connections() const { return *open_connections_; }
+  int64_t open_connections() const { return connections_->open; }
+  int64_t accepted_connections() const { return connections_->accepted; }
 
  private:
+  // Shared with the connections' coroutines, which may outlive the server object.
+  struct Connections {
+    int64_t open = 0;
+    int64_t accepted = 0;
+    bool stopping = false;
+    std::set<beast::tcp_stream*> idle;  // kept alive, waiting for their next request
+  };
+
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> Serve(tcp::socket socket);
 
@@ -101,7 +113,7 @@ class HttpServer {
   ServerOptions options_;
   Handler handler_;
   uint16_t port_ = 0;
-  std::shared_ptr<int64_t> open_connections_ = std::make_shared<int64_t>(0);
+  std::shared_ptr<Connections> connections_ = std::make_shared<Connections>();
 };
 
 // "http://host:port" (a trailing path is refused). Throws std::invalid_argument naming the url.
@@ -112,18 +124,20 @@ struct HostPort {
 };
 HostPort ParseHttpUrl(std::string_view url);
 
-// One HTTP exchange as a client: connect, send, read the header, then the body in pieces
-// (chunked transfer decoded). Every step is bounded by its timeout; a failure throws
-// boost::system::system_error (timeouts: beast::error::timeout).
+// HTTP exchanges as a client: connect, send, read the header, then the body in pieces (chunked
+// transfer decoded). Every step is bounded by its timeout; a failure throws
+// boost::system::system_error (timeouts: beast::error::timeout). After a response read to its
+// end, Reusable() says whether the connection may carry another exchange (Send again).
 class HttpClient {
  public:
   explicit HttpClient(asio::any_io_executor executor) : stream_(std::move(executor)) {}
 
   asio::awaitable<void> Connect(HostPort endpoint, std::chrono::milliseconds timeout);
+  // Begins an exchange: sends the request.
   asio::awaitable<void> Send(HttpRequest& request, std::chrono::milliseconds timeout);
   // Reads the status line and headers.
   asio::awaitable<void> ReadHeader(std::chrono::milliseconds timeout);
-  int status() const { return static_cast<int>(parser_.get().result_int()); }
+  int status() const { return static_cast<int>(parser_->get().result_int()); }
   std::string_view Header(std::string_view name) const;
   // The next piece of the body, or nothing at its end.
   asio::awaitable<std::optional<std::string>> ReadSome(std::chrono::milliseconds timeout);
@@ -132,10 +146,22 @@ class HttpClient {
   // Closes the connection (a server notices and cancels the request).
   void Close();
 
+  // Whether the connection can carry another exchange: the response was read to its end with no
+  // error, request and response both kept the connection alive, and no byte arrived beyond it.
+  bool Reusable() const;
+  // Whether the current exchange has received no byte of a response (after a failed Send or
+  // ReadHeader: the server closed the connection before it answered anything).
+  bool NothingReceived() const;
+  // For a connection between exchanges, without waiting: false when the server has closed it
+  // (or sent bytes nobody asked for), true while it is open and quiet.
+  bool IdleAndOpen();
+
  private:
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  http::response_parser<http::buffer_body> parser_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;  // one per exchange
+  bool request_keep_alive_ = false;
+  bool broken_ = false;  // set while an operation runs, left set when it throws: state unknown
   // One piece of a response at a time: events of a stream are about 200 bytes, and every open
   // stream holds one of these (docs/serving.md, memory per stream).
   std::array<char, 4096> piece_{};

@@ -2,7 +2,8 @@
 # The gateway benchmark (issue 16's floors), on loopback, with the machine's own figures:
 #   1. overhead: the same open-loop client and schedule (RATE req/s for DURATION s, max_tokens 1)
 #      against the emulator directly, through `bestserve gateway` (static router, a built-in
-#      router, an exported policy), and through nginx as a plain reverse proxy; quantiles of
+#      router, an exported policy; static again with its backend connection pool off), and
+#      through nginx as a plain reverse proxy; quantiles of
 #      each and their differences; non-streamed latency and streamed time to first token;
 #   2. STREAMS concurrent streams held through the gateway (and through nginx): errors, and the
 #      RSS of the proxy idle vs with every stream open;
@@ -89,6 +90,7 @@ YAML
 
 echo "== gateways"
 gateway static "router: static:opt-125m" fast_backends.yaml
+gateway nopool $'router: static:opt-125m\npool: {max_idle_per_backend: 0}' fast_backends.yaml
 gateway greedy "router: greedy" fast_backends.yaml
 POLICY_NOTE="not run (POLICY=0)"
 if [[ "$POLICY" == 1 ]]; then
@@ -126,8 +128,9 @@ if [[ "$NGINX" == 1 ]]; then
     mkdir -p nginx/logs nginx/tmp
     # One worker (the gateway is one thread); HTTP/1.1 to the upstream; responses not buffered
     # (streams pass event by event). Port NEW: a new upstream connection per request (nginx's
-    # default, Connection: close), as the gateway does. Port KEEP: a pool of kept-alive upstream
-    # connections (keepalive 64), nginx's recommended setup.
+    # default, Connection: close), as the gateway with its pool off does. Port KEEP: a pool of
+    # kept-alive upstream connections (keepalive 64), nginx's recommended setup, as the gateway's
+    # default pool does.
     cat > nginx.conf <<CONF
 worker_processes 1;
 daemon off;
@@ -157,6 +160,7 @@ CONF
     PIDS+=($NGINX_MASTER)
     for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$NGINX_NEW/health" && break; sleep 0.1; done
     NGINX_PIDS=($(pgrep -P "$NGINX_MASTER" || true) "$NGINX_MASTER")  # worker first: its fds are counted
+    PIDS+=("${NGINX_PIDS[@]}")  # the worker too: killing the master with -9 leaves it running
     NGINX_NOTE="$(nginx -v 2>&1 | sed 's/^nginx version: //') (Debian), 1 worker, proxy_buffering off, HTTP/1.1 upstream"
   else
     NGINX="0"
@@ -176,6 +180,7 @@ run_open() {  # LABEL URL MODEL [--stream]
 echo "== 1. overhead: $RATE req/s for $DURATION s, max_tokens 1, not streamed"
 run_open direct "$DIRECT" opt-125m
 run_open "gateway static:opt-125m" "$URL_static" opt
+run_open "gateway static:opt-125m, pool off" "$URL_nopool" opt
 run_open "gateway greedy" "$URL_greedy" opt
 if [[ -n "${URL_policy:-}" ]]; then run_open "gateway policy" "$URL_policy" opt; fi
 if [[ "$NGINX" == 1 ]]; then
@@ -185,6 +190,7 @@ fi
 echo "== 1b. overhead, streamed (TTFT): $RATE req/s for $DURATION s, max_tokens 1"
 run_open direct "$DIRECT" opt-125m --stream
 run_open "gateway static:opt-125m" "$URL_static" opt --stream
+run_open "gateway static:opt-125m, pool off" "$URL_nopool" opt --stream
 if [[ "$NGINX" == 1 ]]; then
   run_open "nginx (new upstream connection)" "http://127.0.0.1:$NGINX_NEW" opt-125m --stream
   run_open "nginx (keepalive upstream)" "http://127.0.0.1:$NGINX_KEEP" opt-125m --stream

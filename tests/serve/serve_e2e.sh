@@ -155,4 +155,9 @@ done
 curl -sf "$URL2/metrics" >two.metrics
 grep -q "bestserve_gateway_backend_healthy{backend=\"http://127.0.0.1:$(cat a.port)\",model=\"opt-125m\"} 0" two.metrics ||
   fail "the dead backend is not marked ejected"
+# The three requests to B went over one kept-alive connection.
+B_LABELS="backend=\"http://127.0.0.1:$(cat b.port)\",model=\"opt-125m\""
+grep -q "bestserve_gateway_backend_connections_opened_total{$B_LABELS} 1" two.metrics &&
+  grep -q "bestserve_gateway_backend_connections_reused_total{$B_LABELS} 2" two.metrics ||
+  fail "backend B's connections were not reused: $(grep connections_ two.metrics)"
 echo "serve_e2e: all checks passed"

@@ -232,6 +232,23 @@ struct Box {
   uint16_t port = 0;
 };
 
+std::string BackendLabels(const BackendSpec& backend) {
+  return fmt::format("backend=\"{}\",model=\"{}\"", backend.address.Url(), backend.model);
+}
+
+// The value of one series on a metrics page ("name{labels}" or "name"), or -1 when absent.
+double MetricValue(const std::string& metrics, const std::string& series) {
+  const std::string line_start = series + " ";
+  for (size_t at = 0; at < metrics.size();) {
+    const size_t end = std::min(metrics.find('\n', at), metrics.size());
+    if (metrics.compare(at, line_start.size(), line_start) == 0) {
+      return std::stod(metrics.substr(at + line_start.size(), end - at - line_start.size()));
+    }
+    at = end + 1;
+  }
+  return -1;
+}
+
 TEST_CASE("the gateway routes, rewrites the model field and names its choice", "[serve][gateway]") {
   Loop loop;
   Box box(loop, "static:opt-1.3b");
@@ -360,6 +377,185 @@ TEST_CASE("a client leaving mid-stream through the gateway cancels the backend r
   const std::string metrics = loop.Run(Get(box.port, "/metrics")).body;
   CHECK(metrics.find("bestserve_gateway_client_disconnects_total 1\n") != std::string::npos);
   CHECK(metrics.find("status=\"499\"} 1") != std::string::npos);
+  // The cancelled request's connection was closed, not pooled: the next request opens another.
+  const std::string first = BackendLabels(box.config.backends.front());
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_idle_connections{" + first + "}") == 0);
+  CHECK(loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":"x","max_tokens":1})")).status == 200);
+  const std::string after = loop.Run(Get(box.port, "/metrics")).body;
+  CHECK(MetricValue(after, "bestserve_gateway_backend_connections_opened_total{" + first + "}") == 2);
+  CHECK(MetricValue(after, "bestserve_gateway_backend_connections_reused_total{" + first + "}") == 0);
+  CHECK(MetricValue(after, "bestserve_gateway_backend_idle_connections{" + first + "}") == 1);
+}
+
+int64_t SumOver(Loop& loop, const std::vector<EmulatedInstance*>& instances, int64_t (EmulatedInstance::*count)() const) {
+  return loop.Call([&] {
+    int64_t sum = 0;
+    for (const EmulatedInstance* instance : instances) sum += (instance->*count)();
+    return sum;
+  });
+}
+
+TEST_CASE("sequential requests through the gateway share one kept-alive backend connection", "[serve][gateway][pool]") {
+  Loop loop;
+  Box box(loop, "static:opt-125m");
+  constexpr int kRequests = 20;
+  for (int i = 0; i < kRequests; ++i) {
+    // Whole answers and streams alternate on the same connection.
+    const bool stream = i % 2 == 1;
+    const Reply reply = loop.Run(Post(box.port, "/v1/completions",
+                                      stream ? R"({"model":"opt","prompt":"x","max_tokens":2,"stream":true})"
+                                             : R"({"model":"opt","prompt":"x","max_tokens":2})"));
+    REQUIRE(reply.status == 200);
+    CHECK(reply.model_header == "opt-125m");
+    if (stream) {
+      REQUIRE(reply.events.size() == 3);
+      CHECK(reply.events.back() == "[DONE]");
+    } else {
+      CHECK(json::parse(reply.body)["choices"][0]["text"] == " the model");
+    }
+  }
+  // Counted where the connections arrive, and by the gateway.
+  CHECK(SumOver(loop, box.instances, &EmulatedInstance::connections_accepted) == 1);
+  CHECK(SumOver(loop, box.instances, &EmulatedInstance::connections_open) == 1);
+  const std::string metrics = loop.Run(Get(box.port, "/metrics")).body;
+  const std::string first = BackendLabels(box.config.backends.front());
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_connections_opened_total{" + first + "}") == 1);
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_connections_reused_total{" + first + "}") == kRequests - 1);
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_connections_stale_total{" + first + "}") == 0);
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_idle_connections{" + first + "}") == 1);
+  CHECK(MetricValue(metrics, "bestserve_gateway_requests_total{model=\"opt-125m\",status=\"200\"}") == kRequests);
+
+  // Shutdown closes the idle connection: the backend sees it go.
+  loop.Call([&] {
+    box.gateway->Drain([] {});
+    return 0;
+  });
+  for (int i = 0; i < 200 && SumOver(loop, box.instances, &EmulatedInstance::connections_open) > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(SumOver(loop, box.instances, &EmulatedInstance::connections_open) == 0);
+}
+
+TEST_CASE("with pooling off every request opens a backend connection", "[serve][gateway][pool]") {
+  Loop loop;
+  Box box(loop, "static:opt-125m", [](GatewayConfig& config) { config.pool_max_idle_per_backend = 0; });
+  constexpr int kRequests = 6;
+  for (int i = 0; i < kRequests; ++i) {
+    const bool stream = i % 2 == 1;
+    const Reply reply = loop.Run(Post(box.port, "/v1/completions",
+                                      stream ? R"({"model":"opt","prompt":"x","max_tokens":2,"stream":true})"
+                                             : R"({"model":"opt","prompt":"x","max_tokens":2})"));
+    CHECK(reply.status == 200);
+  }
+  CHECK(SumOver(loop, box.instances, &EmulatedInstance::connections_accepted) == kRequests);
+  const std::string metrics = loop.Run(Get(box.port, "/metrics")).body;
+  const std::string first = BackendLabels(box.config.backends.front());
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_connections_opened_total{" + first + "}") == kRequests);
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_connections_reused_total{" + first + "}") == 0);
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_idle_connections{" + first + "}") == 0);
+}
+
+// A backend that answers one request per connection, saying keep-alive, and then closes the
+// connection: at once (the close reaches the gateway while the connection idles in its pool), or
+// only when the next request arrives (the gateway has sent it and reads the end of the stream).
+class OneAnswerServer {
+ public:
+  enum class Close { kAfterAnswer, kOnNextRequest };
+  OneAnswerServer(asio::io_context& io, Close close)
+      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), close_(close) {}
+  void Start() { asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached); }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int64_t accepted() const { return accepted_; }
+
+ private:
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      ++accepted_;
+      asio::co_spawn(acceptor_.get_executor(), Serve(std::move(socket), close_), asio::detached);
+    }
+  }
+  static asio::awaitable<void> Serve(tcp::socket socket, Close close) {
+    beast::flat_buffer buffer;
+    HttpRequest request;
+    boost::system::error_code ec;
+    co_await http::async_read(socket, buffer, request, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    const json body = json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
+    const bool stream = body.is_object() && body.value("stream", false);
+    const std::string answer =
+        R"({"id":"one","object":"text_completion","created":1,"model":"opt-125m","choices":[{"index":0,"text":" a","finish_reason":"length"}]})";
+    http::response<http::string_body> response{http::status::ok, 11};
+    response.keep_alive(true);
+    if (stream) {
+      response.set(http::field::content_type, "text/event-stream");
+      response.body() = "data: " + answer + "\n\ndata: [DONE]\n\n";
+      response.chunked(true);
+    } else {
+      response.set(http::field::content_type, "application/json");
+      response.body() = answer;
+      response.prepare_payload();
+    }
+    co_await http::async_write(socket, response, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && close == Close::kOnNextRequest) {
+      HttpRequest next;
+      co_await http::async_read(socket, buffer, next, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+
+  tcp::acceptor acceptor_;
+  Close close_;
+  int64_t accepted_ = 0;
+};
+
+TEST_CASE("a backend closing its kept-alive connections costs no client an error and is not ejected",
+          "[serve][gateway][pool][faults]") {
+  const auto close = GENERATE(OneAnswerServer::Close::kAfterAnswer, OneAnswerServer::Close::kOnNextRequest);
+  INFO((close == OneAnswerServer::Close::kAfterAnswer ? "closes after answering" : "closes on the next request"));
+  Loop loop;
+  OneAnswerServer* server = loop.Make<OneAnswerServer>(close);
+  const uint16_t server_port = loop.Call([&] { return server->port(); });
+  GatewayConfig config;
+  config.scenario_path = kScenario;
+  config.router_spec = "static:opt-125m";
+  config.host = "127.0.0.1";
+  config.port = 0;
+  config.connect_timeout = std::chrono::milliseconds(300);
+  config.backends.push_back(BackendSpec{"opt-125m", HostPort{"127.0.0.1", server_port}});
+  Gateway* gateway = loop.Make<Gateway>(config);
+  const uint16_t port = loop.Call([&] { return gateway->port(); });
+  constexpr int kRequests = 10;
+  for (int i = 0; i < kRequests; ++i) {
+    const bool stream = i % 2 == 1;
+    const Reply reply = loop.Run(Post(port, "/v1/completions",
+                                      stream ? R"({"model":"opt","prompt":"x","max_tokens":1,"stream":true})"
+                                             : R"({"model":"opt","prompt":"x","max_tokens":1})"));
+    REQUIRE(reply.status == 200);
+    if (stream) {
+      REQUIRE(reply.events.size() == 2);
+      CHECK(json::parse(reply.events[0])["model"] == "opt");
+    } else {
+      CHECK(json::parse(reply.body)["model"] == "opt");
+    }
+  }
+  CHECK(loop.Call([&] { return server->accepted(); }) == kRequests);
+  const std::string metrics = loop.Run(Get(port, "/metrics")).body;
+  const std::string labels = BackendLabels(config.backends.front());
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_healthy{" + labels + "}") == 1);
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_ejections_total{" + labels + "}") == 0);
+  CHECK(MetricValue(metrics, "bestserve_gateway_retries_total") == 0);
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_connections_opened_total{" + labels + "}") == kRequests);
+  // Each request after the first found its pooled connection closed, or lost it unanswered.
+  CHECK(MetricValue(metrics, "bestserve_gateway_backend_connections_stale_total{" + labels + "}") == kRequests - 1);
+  if (close == OneAnswerServer::Close::kOnNextRequest) {
+    // The close arrives only after the gateway sent on the reused connection: every one retried.
+    CHECK(MetricValue(metrics, "bestserve_gateway_backend_connections_reused_total{" + labels + "}") == kRequests - 1);
+  }
+  CHECK(MetricValue(metrics, "bestserve_gateway_requests_total{model=\"opt-125m\",status=\"200\"}") == kRequests);
 }
 
 // A server that accepts connections and never answers: a hung backend.
@@ -452,6 +648,12 @@ TEST_CASE("bad gateway configs name the file, the line and the key", "[serve][ga
   CHECK_THAT(message("backend: []\n"), Catch::Contains("backend") && Catch::Contains("valid keys"));
   CHECK_THAT(message("backends: [{model: m, url: \"http://127.0.0.1:1\"}]\ntimeouts_ms: {connect: -1}\n"),
              Catch::Contains("timeouts_ms.connect"));
+  CHECK_THAT(message("backends: [{model: m, url: \"http://127.0.0.1:1\"}]\npool: {max_idle_per_backend: -1}\n"),
+             Catch::Contains(":2") && Catch::Contains("pool.max_idle_per_backend"));
+  CHECK_THAT(message("backends: [{model: m, url: \"http://127.0.0.1:1\"}]\npool: {idle_timeout_ms: 0}\n"),
+             Catch::Contains("pool.idle_timeout_ms"));
+  CHECK_THAT(message("backends: [{model: m, url: \"http://127.0.0.1:1\"}]\npool: {max_idle: 4}\n"),
+             Catch::Contains("max_idle") && Catch::Contains("valid keys"));
 }
 
 }  // namespace
