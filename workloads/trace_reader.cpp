@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "common/error.h"
 #include "workloads/line_reader.h"
 #include "workloads/traces/csv_rows.h"
@@ -86,7 +88,15 @@ TraceFormat DetectTraceFormat(const std::string& path) {
 
 TraceReadSummary ReadTrace(const std::string& path, TraceFormat format,
                            const TraceReadOptions& options, const TraceVisitor& visit) {
-  return Entry(format).read(path, options, visit);
+  if (options.max_records == std::numeric_limits<int64_t>::max()) return Entry(format).read(path, options, visit);
+  int64_t visited = 0;
+  return Entry(format).read(path, options, [&](const TraceRecord& record) {
+    if (++visited > options.max_records) {
+      ThrowConfigError("{}:{}: more than {} records; narrow the window or filter the trace", path, record.line,
+                       options.max_records);
+    }
+    visit(record);
+  });
 }
 
 }  // namespace bestserve

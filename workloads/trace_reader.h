@@ -95,6 +95,10 @@ struct TraceReadOptions {
   // formats visit every row; the caller windows.
   double window_start_s = -std::numeric_limits<double>::infinity();
   double window_end_s = std::numeric_limits<double>::infinity();
+  // More records visited than this: a ConfigError naming the file and the line that went past
+  // it, before that record is visited. A bound on the work one file can cause (one minute cell of
+  // a 2019 table can ask for billions of arrivals).
+  int64_t max_records = std::numeric_limits<int64_t>::max();
 };
 
 struct TraceReadSummary {

@@ -231,6 +231,11 @@ Workload TraceWorkload::GenerateWithReport(const WorkloadContext& ctx,
       k.output_tokens = static_cast<int32_t>(output);
     }
     if (by_function) k.group_hash = Fnv1a64(r.function.empty() ? r.model : r.function);
+    if (static_cast<int64_t>(kept.size()) >= kMaxWorkloadRequests) {
+      ThrowConfigError("{}:{}: the trace yields more than {} requests (the most one workload may hold); narrow "
+                       "window_start_s/window_end_s or filter functions",
+                       s.path, r.line, kMaxWorkloadRequests);
+    }
     kept.push_back(k);
   });
   if (!std::is_sorted(kept.begin(), kept.end(),

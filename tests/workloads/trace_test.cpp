@@ -166,6 +166,36 @@ TEST_CASE("The 2019 spreads keep each minute's count; uniform and equidistant st
   }
 }
 
+TEST_CASE("A bound on records stops a reader at the line that passes it, before visiting more",
+          "[workloads][traces]") {
+  ScratchDir dir;
+  // One cell asks for three billion arrivals: without the bound the reader would spread them all.
+  const std::string minute_table = dir.Write("f.csv",
+                                             "HashOwner,HashApp,HashFunction,Trigger,10,11\n"
+                                             "o,a,f,http,5,7\n"
+                                             "o,a,g,queue,3000000000,1\n");
+  TraceReadOptions options;
+  options.max_records = 100;
+  int64_t visited = 0;
+  CHECK_THROWS_WITH(ReadTrace(minute_table, TraceFormat::kAzureFunctions2019, options,
+                              [&](const TraceRecord&) { ++visited; }),
+                    Catch::Contains(minute_table + ":3: more than 100 records"));
+  CHECK(visited == 100);
+  // Exactly at the bound is fine; a row format counts one record per line.
+  const std::string llm = dir.Write("llm.csv",
+                                    "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                                    "2023-11-16 18:15:46.6805900,374,44\n"
+                                    "2023-11-16 18:15:50.9951690,396,109\n"
+                                    "2023-11-16 18:15:51.2171530,879,83\n");
+  options.max_records = 3;
+  visited = 0;
+  ReadTrace(llm, TraceFormat::kAzureLlm, options, [&](const TraceRecord&) { ++visited; });
+  CHECK(visited == 3);
+  options.max_records = 2;
+  CHECK_THROWS_WITH(ReadTrace(llm, TraceFormat::kAzureLlm, options, [](const TraceRecord&) {}),
+                    Catch::Contains(llm + ":4: more than 2 records"));
+}
+
 TEST_CASE("The 2019 uniform spread gives sorted, uniformly distributed times in the minute",
           "[workloads][traces][statistical]") {
   ScratchDir dir;
