@@ -15,6 +15,12 @@
 namespace bestserve {
 
 void WriteFileAtomically(const std::string& path, const std::string& contents) {
+  WriteFileAtomically(path, [&](std::ostream& out) {
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+  });
+}
+
+void WriteFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   std::error_code ec;
@@ -27,7 +33,13 @@ void WriteFileAtomically(const std::string& path, const std::string& contents) {
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(fmt::format("{}: cannot open for writing: {}", temp, std::strerror(errno)));
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    try {
+      write(out);
+    } catch (...) {
+      out.close();
+      std::remove(temp.c_str());
+      throw;
+    }
     out.flush();
     if (!out) {
       std::remove(temp.c_str());

@@ -1,6 +1,8 @@
 // File output that never leaves a half-written result behind.
 #pragma once
 
+#include <functional>
+#include <ostream>
 #include <string>
 
 namespace bestserve {
@@ -9,6 +11,9 @@ namespace bestserve {
 // so a reader (or a rerun after kill -9) sees either the old file or the complete new one.
 // Creates missing parent directories. Throws bestserve::Error on failure.
 void WriteFileAtomically(const std::string& path, const std::string& contents);
+// The same for output too large to hold as one string: `write` streams the contents into the
+// temporary file (a std::ostream); an exception from it removes the temporary and propagates.
+void WriteFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 // Reads a whole file; throws bestserve::Error naming the path when it cannot.
 std::string ReadFile(const std::string& path);

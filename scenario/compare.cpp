@@ -73,7 +73,8 @@ std::vector<RouterResult> CompareRouters(const Scenario& scenario, std::vector<s
     result.spec = specs[i];
     result.described = routers[i].router->Describe();
     result.summary = Summarize(*sim, scenario.tasks, scenario.metrics);
-    result.request_log = FormatRequestLog(*sim, scenario.tasks);
+    result.model_names = sim->system().model_names;
+    result.records = sim->TakeRecords();
     results.push_back(std::move(result));
   }
   return results;
@@ -139,7 +140,7 @@ void WriteRunFolder(const std::string& dir, const Scenario& scenario, const Rout
   namespace fs = std::filesystem;
   const fs::path base(dir);
   WriteFileAtomically((base / "config.yaml").string(), ResolvedConfigYaml(RanScenario(scenario, result.spec)));
-  WriteFileAtomically((base / "requests.csv").string(), result.request_log);
+  WriteRequestLog((base / "requests.csv").string(), result.records, result.model_names, scenario.tasks);
   WriteFileAtomically((base / "windows.csv").string(), FormatWindows(result.summary));
   WriteFileAtomically((base / "summary.json").string(), FormatSummaryJson(result.summary));
 }

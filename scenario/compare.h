@@ -15,7 +15,10 @@ struct RouterResult {
   std::string spec;       // as given ("static:opt-6.7b", "greedy", ...)
   std::string described;  // the router's own description, with its settings
   Summary summary;
-  std::string request_log;  // per-request CSV
+  // One record per request in id order, and the model names they refer to: requests.csv
+  // (WriteRequestLog, sim/metrics.h) is written from these row by row.
+  std::vector<RequestRecord> records;
+  std::vector<std::string> model_names;
 };
 
 // One router spec (a registry router or "dedicated:<model>", see CompareRouters) over

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <string_view>
 
+#include "common/files.h"
 #include "common/json_writer.h"
 #include "common/quantile.h"
 
@@ -169,23 +172,50 @@ std::string FormatRequestLog(const Simulator& sim, const TaskTable& tasks) {
   return FormatRequestLog(sim.records(), sim.system().model_names, tasks);
 }
 
+namespace {
+
+constexpr std::string_view kRequestLogHeader =
+    "id,arrival_s,task,prompt_tokens,output_tokens,deadline_s,model,replica,admitted_s,"
+    "first_token_s,completion_s,latency_s,deadline_met,reward,peak_reward,rejected,ttft_s,"
+    "tpot_s\n";
+
+// One row of requests.csv appended to `out`.
+template <typename Out>
+void AppendRequestRow(Out& out, const RequestRecord& rec, const std::vector<std::string>& names,
+                      const TaskTable& tasks) {
+  const Request& r = rec.request;
+  fmt::format_to(std::back_inserter(out), "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.id,
+                 r.arrival_s, tasks.task(r.task).name, r.prompt_tokens, r.output_tokens, r.deadline_s,
+                 rec.model >= 0 ? names[static_cast<size_t>(rec.model)] : "", rec.replica,
+                 FormatTime(rec.admitted_s), FormatTime(rec.first_token_s), FormatTime(rec.completion_s),
+                 FormatTime(rec.completion_s - r.arrival_s), rec.deadline_met ? 1 : 0, rec.reward,
+                 rec.peak_reward, ToString(rec.reject), FormatTime(TimeToFirstToken(rec)),
+                 FormatTime(TimePerOutputToken(rec)));
+}
+
+}  // namespace
+
 std::string FormatRequestLog(std::span<const RequestRecord> records,
                              const std::vector<std::string>& names, const TaskTable& tasks) {
-  std::string out =
-      "id,arrival_s,task,prompt_tokens,output_tokens,deadline_s,model,replica,admitted_s,"
-      "first_token_s,completion_s,latency_s,deadline_met,reward,peak_reward,rejected,ttft_s,"
-      "tpot_s\n";
-  for (const RequestRecord& rec : records) {
-    const Request& r = rec.request;
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.id, r.arrival_s,
-                       tasks.task(r.task).name, r.prompt_tokens, r.output_tokens, r.deadline_s,
-                       rec.model >= 0 ? names[static_cast<size_t>(rec.model)] : "", rec.replica,
-                       FormatTime(rec.admitted_s), FormatTime(rec.first_token_s),
-                       FormatTime(rec.completion_s), FormatTime(rec.completion_s - r.arrival_s),
-                       rec.deadline_met ? 1 : 0, rec.reward, rec.peak_reward, ToString(rec.reject),
-                       FormatTime(TimeToFirstToken(rec)), FormatTime(TimePerOutputToken(rec)));
-  }
+  std::string out(kRequestLogHeader);
+  for (const RequestRecord& rec : records) AppendRequestRow(out, rec, names, tasks);
   return out;
+}
+
+void WriteRequestLog(const std::string& path, std::span<const RequestRecord> records,
+                     const std::vector<std::string>& names, const TaskTable& tasks) {
+  WriteFileAtomically(path, [&](std::ostream& out) {
+    out << kRequestLogHeader;
+    fmt::memory_buffer rows;
+    for (const RequestRecord& rec : records) {
+      AppendRequestRow(rows, rec, names, tasks);
+      if (rows.size() >= (size_t{1} << 16)) {
+        out.write(rows.data(), static_cast<std::streamsize>(rows.size()));
+        rows.clear();
+      }
+    }
+    out.write(rows.data(), static_cast<std::streamsize>(rows.size()));
+  });
 }
 
 std::string FormatSummaryJson(const Summary& s) {

@@ -100,6 +100,10 @@ Summary Summarize(std::span<const RequestRecord> records, const ServingSystem& s
 
 // Per-request log: one CSV row per request, in id (arrival) order.
 std::string FormatRequestLog(const Simulator& sim, const TaskTable& tasks);
+// requests.csv written row by row into `path` (WriteFileAtomically), never held as one string:
+// the same bytes as FormatRequestLog.
+void WriteRequestLog(const std::string& path, std::span<const RequestRecord> records,
+                     const std::vector<std::string>& names, const TaskTable& tasks);
 std::string FormatRequestLog(std::span<const RequestRecord> records,
                              const std::vector<std::string>& model_names, const TaskTable& tasks);
 // The summary as JSON (windowed averages go to FormatWindows, not here).

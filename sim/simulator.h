@@ -121,6 +121,9 @@ class Simulator {
   void Drain();
 
   const std::vector<RequestRecord>& records() const { return records_; }
+  // Moves the records out (a finished run's results outlive the engine without a copy); the
+  // simulator then holds none until the next Reset.
+  std::vector<RequestRecord> TakeRecords() { return std::move(records_); }
   // Ids of finished requests (completed or rejected) in the order they finished.
   const std::vector<int64_t>& finish_order() const { return finish_order_; }
   const SimCounters& counters() const { return counters_; }

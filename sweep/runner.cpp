@@ -345,8 +345,8 @@ RunReport RunSweep(const PreparedSweep& sweep, const RunOptions& options, const 
         if (options.before_cell) options.before_cell(cell);
         const CellRun run = RunCell(sweep, cell);
         if (options.write_requests) {
-          WriteFileAtomically((fs::path(options.out_dir) / "cells" / (cell.id + ".requests.csv")).string(),
-                              run.result.request_log);
+          WriteRequestLog((fs::path(options.out_dir) / "cells" / (cell.id + ".requests.csv")).string(),
+                          run.result.records, run.result.model_names, run.scenario.tasks);
         }
         // The cell file last: its existence means the cell is complete.
         WriteFileAtomically(CellPath(options.out_dir, cell.id), FormatCellJson(sweep, cell, run));

@@ -1,9 +1,15 @@
 // The vLLM engine of one instance (sim/instance_scheduler.h) on small closed cases, and the
 // serving invariants over every combination of its mechanisms inside the simulator.
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <iterator>
 #include <map>
 
+#include "common/error.h"
+#include "common/files.h"
 #include "sim/instance_scheduler.h"
 #include "sim/metrics.h"
 #include "sim/parametric_profile.h"
@@ -383,6 +389,21 @@ TEST_CASE("TTFT and TPOT are per-request facts and summary distributions", "[sim
   CHECK(summary.tpot_s.mean == Approx(0.007));
   const std::string log = FormatRequestLog(*sim, tasks);
   CHECK(log.find(",ttft_s,tpot_s\n") != std::string::npos);
+  // Written row by row to a file: the same bytes, and no temporary left beside it.
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("bestserve_request_log_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "requests.csv").string();
+  WriteRequestLog(path, records, sim->system().model_names, tasks);
+  CHECK(ReadFile(path) == log);
+  // A writer that fails midway leaves the previous file as it was.
+  CHECK_THROWS(WriteFileAtomically(path, [](std::ostream& out) {
+    out << "partial";
+    throw Error("disk full");
+  }));
+  CHECK(ReadFile(path) == log);
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
+  std::filesystem::remove_all(dir);
   const std::string json = FormatSummaryJson(summary);
   INFO(json);
   CHECK(json.find("\"ttft_s\"") != std::string::npos);

@@ -30,6 +30,11 @@ RunReport Run(const PreparedSweep& sweep, const std::string& dir, Shard shard = 
 }
 
 // The first six request-log columns: id, arrival_s, task, prompt_tokens, output_tokens, deadline_s.
+// A cell's requests.csv, as the runner writes it.
+std::string Log(const CellRun& run) {
+  return FormatRequestLog(run.result.records, run.result.model_names, run.scenario.tasks);
+}
+
 std::vector<std::string> Arrivals(const std::string& request_log) {
   std::vector<std::string> rows;
   std::istringstream in(request_log);
@@ -102,16 +107,16 @@ axes:
   REQUIRE(sweep.cells.size() == 8);
   std::vector<CellRun> runs;
   for (const Cell& cell : sweep.cells) runs.push_back(RunCell(sweep, cell));
-  const auto seed5 = Arrivals(runs[0].result.request_log);
+  const auto seed5 = Arrivals(Log(runs[0]));
   REQUIRE(seed5.size() > 100);  // about 6 rps x 20 s, plus the header
   for (int r = 1; r < 4; ++r) {
     INFO("router " << runs[static_cast<size_t>(r)].router);
-    CHECK(Arrivals(runs[static_cast<size_t>(r)].result.request_log) == seed5);
+    CHECK(Arrivals(Log(runs[static_cast<size_t>(r)])) == seed5);
     // ... while the routing, and so the outcome, differs.
-    CHECK(runs[static_cast<size_t>(r)].result.request_log != runs[0].result.request_log);
+    CHECK(Log(runs[static_cast<size_t>(r)]) != Log(runs[0]));
   }
-  for (int r = 5; r < 8; ++r) CHECK(Arrivals(runs[static_cast<size_t>(r)].result.request_log) == Arrivals(runs[4].result.request_log));
-  CHECK(Arrivals(runs[4].result.request_log) != seed5);  // another seed, other arrivals
+  for (int r = 5; r < 8; ++r) CHECK(Arrivals(Log(runs[static_cast<size_t>(r)])) == Arrivals(Log(runs[4])));
+  CHECK(Arrivals(Log(runs[4])) != seed5);  // another seed, other arrivals
 }
 
 TEST_CASE("a cell runs exactly the scenario its settings describe", "[sweep][run]") {
@@ -124,7 +129,7 @@ TEST_CASE("a cell runs exactly the scenario its settings describe", "[sweep][run
   overrides.duration_s = 10;
   const Scenario direct = LoadScenario("", overrides);
   const auto expected = CompareRouters(direct, {"greedy"});
-  CHECK(run.result.request_log == expected.front().request_log);
+  CHECK(Log(run) == FormatRequestLog(expected.front().records, expected.front().model_names, direct.tasks));
   CHECK(run.router == "greedy");
   CHECK(run.scenario.seed == 2);
 }
