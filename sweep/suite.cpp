@@ -86,7 +86,7 @@ Verdict VerdictOf(double ci_low, double ci_high) {
 Suite LoadSuite(const std::string& path, const std::string& trace_dir_given) {
   const ConfigNode root = ConfigNode::LoadFile(path);
   root.ExpectMap("an evaluation suite");
-  root.CheckKeys({"name", "scenario", "seeds", "baselines", "confidence", "workloads", "notes"});
+  root.CheckKeys({"name", "scenario", "seeds", "baselines", "confidence", "oracle_window_s", "workloads", "notes"});
   const std::string dir = fs::path(path).parent_path().string();
   const std::string trace_dir = trace_dir_given.empty() ? DefaultTraceDir() : trace_dir_given;
   Suite suite;
@@ -112,6 +112,10 @@ Suite LoadSuite(const std::string& path, const std::string& trace_dir_given) {
   if (const auto baselines = root.MaybeChild("baselines")) {
     baselines->ExpectSequence("router specs");
     for (size_t i = 0; i < baselines->size(); ++i) suite.baselines.push_back(baselines->Element(i).AsString());
+  }
+  suite.oracle_window_s = root.GetDouble("oracle_window_s", 60.0);
+  if (!(suite.oracle_window_s > 0.0) || !std::isfinite(suite.oracle_window_s)) {
+    root.Child("oracle_window_s").Fail(fmt::format("expected a window > 0 s, got {}", suite.oracle_window_s));
   }
   suite.confidence = root.GetDouble("confidence", 0.95);
   if (!(suite.confidence > 0.5 && suite.confidence < 1.0)) {
@@ -165,6 +169,31 @@ Suite LoadSuite(const std::string& path, const std::string& trace_dir_given) {
   return suite;
 }
 
+double HindsightBestStatic(const std::vector<std::span<const RequestRecord>>& static_runs, double window_s) {
+  BS_CHECK(!static_runs.empty() && window_s > 0.0);
+  const std::span<const RequestRecord> first = static_runs.front();
+  double peak = 0.0;
+  for (const RequestRecord& rec : first) peak += rec.peak_reward;
+  if (first.empty() || peak <= 0.0) return 0.0;
+  // Windows counted from the first arrival; requests are in arrival order.
+  const double start = first.front().request.arrival_s;
+  std::vector<double> best;  // per window, the best model's reward so far
+  for (const std::span<const RequestRecord> run : static_runs) {
+    BS_CHECK(run.size() == first.size());
+    std::vector<double> window_reward;
+    for (const RequestRecord& rec : run) {
+      const auto w = static_cast<size_t>(std::floor((rec.request.arrival_s - start) / window_s));
+      if (window_reward.size() <= w) window_reward.resize(w + 1, 0.0);
+      window_reward[w] += rec.reward;
+    }
+    if (best.size() < window_reward.size()) best.resize(window_reward.size(), 0.0);
+    for (size_t w = 0; w < window_reward.size(); ++w) best[w] = std::max(best[w], window_reward[w]);
+  }
+  double total = 0.0;
+  for (double b : best) total += b;
+  return total / peak;
+}
+
 SuiteResult RunSuite(const Suite& suite, const std::string& candidate, int workers,
                      const std::function<void(int64_t, int64_t)>& progress) {
   struct Job {
@@ -178,6 +207,7 @@ SuiteResult RunSuite(const Suite& suite, const std::string& candidate, int worke
   result.candidate = candidate;
   result.seeds = suite.seeds;
   result.confidence = suite.confidence;
+  result.oracle_window_s = suite.oracle_window_s;
   std::vector<Job> jobs;
   for (const SuiteWorkload& w : suite.workloads) {
     for (const SuiteVariant& v : w.variants) {
@@ -207,6 +237,7 @@ SuiteResult RunSuite(const Suite& suite, const std::string& candidate, int worke
   for (SuiteCellResult& cell : result.cells) {
     cell.routers = routers;
     cell.reward.assign(routers.size(), std::vector<double>(suite.seeds.size(), std::nan("")));
+    cell.oracle.assign(suite.seeds.size(), std::nan(""));
   }
 
   std::atomic<size_t> next{0};
@@ -220,12 +251,29 @@ SuiteResult RunSuite(const Suite& suite, const std::string& candidate, int worke
         const Scenario scenario = LoadScenario(suite.scenario_path, overrides_for(job));
         const Workload workload = MakeScenarioWorkload(scenario);
         std::vector<double> rewards;
+        // The static runs of every model, for the hindsight oracle: the baselines' own where
+        // they are listed, else run here.
+        std::vector<std::vector<RequestRecord>> static_runs(scenario.system.model_names.size());
         for (const std::string& spec : routers) {
-          const RouterRun run = RunRouterSpec(scenario, spec, workload);
+          RouterRun run = RunRouterSpec(scenario, spec, workload);
           rewards.push_back(Summarize(*run.sim, scenario.tasks, scenario.metrics).mean_reward_fraction);
+          for (size_t m = 0; m < static_runs.size(); ++m) {
+            if (spec == "static:" + scenario.system.model_names[m] && static_runs[m].empty()) {
+              static_runs[m] = run.sim->TakeRecords();
+            }
+          }
         }
+        std::vector<std::span<const RequestRecord>> oracle_inputs;
+        for (size_t m = 0; m < static_runs.size(); ++m) {
+          if (static_runs[m].empty()) {
+            static_runs[m] = RunRouterSpec(scenario, "static:" + scenario.system.model_names[m], workload).sim->TakeRecords();
+          }
+          oracle_inputs.emplace_back(static_runs[m]);
+        }
+        const double oracle = HindsightBestStatic(oracle_inputs, suite.oracle_window_s);
         const std::lock_guard<std::mutex> lock(mutex);
         for (size_t r = 0; r < rewards.size(); ++r) result.cells[job.cell].reward[r][job.seed] = rewards[r];
+        result.cells[job.cell].oracle[job.seed] = oracle;
       } catch (...) {
         const std::lock_guard<std::mutex> lock(mutex);
         if (!failure) failure = std::current_exception();
@@ -258,6 +306,7 @@ SuiteResult RunSuite(const Suite& suite, const std::string& candidate, int worke
     cell.best_baseline = routers[best];
     cell.best_baseline_mean = mean(cell.reward[best]);
     cell.candidate_mean = mean(cell.reward[c]);
+    cell.oracle_mean = mean(cell.oracle);
     std::vector<double> differences;
     for (size_t s = 0; s < suite.seeds.size(); ++s) differences.push_back(cell.reward[c][s] - cell.reward[best][s]);
     const PairedDifference d = SummarizeDifferences(differences, suite.confidence);
@@ -274,16 +323,20 @@ std::string FormatSuiteMarkdown(const SuiteResult& r) {
   std::string out = fmt::format(
       "# Suite '{}': {} against the best baseline per cell\n\n"
       "Mean reward (fraction of peak) over {} seed(s) ({}); the difference is paired per seed on identical "
-      "arrivals, with a {:.0f}% Student-t interval. Win: the interval lies above 0; loss: below; else tie.\n\n"
-      "| workload | setting | requests | candidate | best baseline | its reward | difference | {:.0f}% interval | verdict |\n"
-      "|---|---|---:|---:|---|---:|---:|---|---|\n",
-      r.name, r.candidate, r.seeds.size(), fmt::join(r.seeds, ", "), 100.0 * r.confidence, 100.0 * r.confidence);
+      "arrivals, with a {:.0f}% Student-t interval. Win: the interval lies above 0; loss: below; else tie. "
+      "Hindsight: the best static model per {} s window, chosen after the fact (the headroom of switching "
+      "whole models; an estimate, see sweep/suite.h).\n\n"
+      "| workload | setting | requests | candidate | best baseline | its reward | difference | {:.0f}% interval | verdict "
+      "| hindsight |\n"
+      "|---|---|---:|---:|---|---:|---:|---|---|---:|\n",
+      r.name, r.candidate, r.seeds.size(), fmt::join(r.seeds, ", "), 100.0 * r.confidence, r.oracle_window_s,
+      100.0 * r.confidence);
   for (const SuiteCellResult& cell : r.cells) {
     const std::string interval =
         std::isnan(cell.ci_low) ? "n/a (one seed)" : fmt::format("[{:+.4f}, {:+.4f}]", cell.ci_low, cell.ci_high);
-    out += fmt::format("| {} | {} | {} | {:.4f} | {} | {:.4f} | {} | {} | {} |\n", cell.workload, cell.variant,
-                       cell.requests, cell.candidate_mean, cell.best_baseline, cell.best_baseline_mean,
-                       Signed(cell.diff_mean), interval, ToString(cell.verdict));
+    out += fmt::format("| {} | {} | {} | {:.4f} | {} | {:.4f} | {} | {} | {} | {:.4f} |\n", cell.workload,
+                       cell.variant, cell.requests, cell.candidate_mean, cell.best_baseline, cell.best_baseline_mean,
+                       Signed(cell.diff_mean), interval, ToString(cell.verdict), cell.oracle_mean);
   }
   out += fmt::format("\n**{} win, {} tie, {} loss** over {} cells.\n", r.wins, r.ties, r.losses, r.cells.size());
   return out;
@@ -304,11 +357,12 @@ std::string FormatSuiteRewardsCsv(const SuiteResult& r) {
 
 std::string FormatSuiteCellsCsv(const SuiteResult& r) {
   std::string out =
-      "workload,variant,requests,candidate_mean,best_baseline,best_baseline_mean,difference,ci_low,ci_high,verdict\n";
+      "workload,variant,requests,candidate_mean,best_baseline,best_baseline_mean,difference,ci_low,ci_high,verdict,"
+      "hindsight_mean\n";
   for (const SuiteCellResult& cell : r.cells) {
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", CsvField(cell.workload), CsvField(cell.variant), cell.requests,
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", CsvField(cell.workload), CsvField(cell.variant), cell.requests,
                        CsvNumber(cell.candidate_mean), CsvField(cell.best_baseline), CsvNumber(cell.best_baseline_mean), CsvNumber(cell.diff_mean),
-                       CsvNumber(cell.ci_low), CsvNumber(cell.ci_high), ToString(cell.verdict));
+                       CsvNumber(cell.ci_low), CsvNumber(cell.ci_high), ToString(cell.verdict), CsvNumber(cell.oracle_mean));
   }
   return out;
 }

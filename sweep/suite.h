@@ -11,6 +11,7 @@
 //   | seeds      | a count n (seeds 1..n) or a list                                   | 5       |
 //   | baselines  | router specs (evaluate's names, dedicated:<model> included)        | every built-in |
 //   | confidence | of the paired intervals                                            | 0.95    |
+//   | oracle_window_s | window of the hindsight oracle (below)                        | 60      |
 //   | workloads  | list of {name, workload: {...}, variants: [{label, set: {key: value}}]} | required |
 //
 // A workload's `workload` replaces the scenario's; each variant applies its `set` overrides (the
@@ -24,13 +25,23 @@
 // seed gives a Student-t interval (sweep/stats.h). Verdict: win when the interval lies above 0,
 // loss when below, tie otherwise (and tie with one seed: no interval). Choosing the best
 // baseline after seeing the data favours the baselines, so wins are conservative.
+//
+// Headroom: every cell also reports the hindsight oracle, the best static model per window of
+// `oracle_window_s` seconds (by arrival time), chosen after the fact from the static runs of every
+// model on the same arrivals (HindsightBestStatic). It is the reward a router that switches
+// between whole models once per window could at best have had, assuming a window's outcome
+// depends only on its own choice; past choices do carry queues over, so it is an estimate of the
+// headroom, not a bound any router must respect.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
+#include <span>
 #include <vector>
+
+#include "sim/simulator.h"
 
 namespace bestserve::sweep {
 
@@ -52,6 +63,7 @@ struct Suite {
   std::vector<uint64_t> seeds;
   std::vector<std::string> baselines;  // empty: every built-in router
   double confidence = 0.95;
+  double oracle_window_s = 60.0;
   std::vector<SuiteWorkload> workloads;
 };
 
@@ -78,6 +90,8 @@ struct SuiteCellResult {
   double ci_low = 0.0;   // NaN with one seed
   double ci_high = 0.0;  // NaN with one seed
   Verdict verdict = Verdict::kTie;
+  std::vector<double> oracle;  // [seed]: hindsight best static model per window (see above)
+  double oracle_mean = 0.0;
 };
 
 struct SuiteResult {
@@ -85,11 +99,18 @@ struct SuiteResult {
   std::string candidate;
   std::vector<uint64_t> seeds;
   double confidence = 0.95;
+  double oracle_window_s = 60.0;
   std::vector<SuiteCellResult> cells;
   int wins = 0;
   int ties = 0;
   int losses = 0;
 };
+
+// The hindsight oracle's mean reward fraction: `static_runs[m]` holds the records of static:<m>
+// over one workload (the same requests in the same id order for every m). Per window of
+// `window_s` seconds of arrival time the model with the most reward is taken; the sum over
+// windows is divided by the total peak reward. Precondition: at least one run, equal sizes.
+double HindsightBestStatic(const std::vector<std::span<const RequestRecord>>& static_runs, double window_s);
 
 // Runs every cell and seed (`workers` threads; results do not depend on it). `progress` (may be
 // empty) gets (done, total) jobs.

@@ -71,6 +71,14 @@ TEST_CASE("a suite's rewards are the simulator's, paired on identical arrivals, 
     CHECK(cell.ci_low <= cell.diff_mean);
     CHECK(cell.diff_mean <= cell.ci_high);
   }
+  // The hindsight oracle takes the best static model per window, so it is at least every static
+  // run's reward (here every router is static) and at most the peak.
+  for (const SuiteCellResult& cell : result.cells) {
+    for (size_t s = 0; s < suite.seeds.size(); ++s) {
+      for (size_t r = 0; r < cell.routers.size(); ++r) CHECK(cell.oracle[s] >= cell.reward[r][s] - 1e-12);
+      CHECK(cell.oracle[s] <= 1.0 + 1e-12);
+    }
+  }
   // OPT-1.3B alone beats OPT-6.7B alone under load (6.7B misses its deadlines at 16 req/s).
   CHECK(result.cells[1].verdict == Verdict::kWin);
   CHECK(result.wins + result.ties + result.losses == 2);
@@ -78,6 +86,30 @@ TEST_CASE("a suite's rewards are the simulator's, paired on identical arrivals, 
   const SuiteResult again = RunSuite(suite, "static:opt-1.3b", 1);
   CHECK(FormatSuiteRewardsCsv(again) == FormatSuiteRewardsCsv(result));
   CHECK(FormatSuiteMarkdown(again) == FormatSuiteMarkdown(result));
+}
+
+TEST_CASE("the hindsight oracle takes the best static model per window", "[sweep][suite]") {
+  // Two models over the same four requests (peak 1 each): model a earns the first minute, b the
+  // second; a single long window must pick one model for everything.
+  const auto run = [](std::vector<double> rewards) {
+    std::vector<RequestRecord> records;
+    const double arrivals[] = {0.0, 10.0, 70.0, 80.0};
+    for (size_t i = 0; i < rewards.size(); ++i) {
+      RequestRecord rec;
+      rec.request.id = static_cast<int64_t>(i);
+      rec.request.arrival_s = arrivals[i];
+      rec.reward = rewards[i];
+      rec.peak_reward = 1.0;
+      records.push_back(rec);
+    }
+    return records;
+  };
+  const std::vector<RequestRecord> a = run({1.0, 1.0, 0.0, 0.0});
+  const std::vector<RequestRecord> b = run({0.0, 0.5, 1.0, 1.0});
+  const std::vector<std::span<const RequestRecord>> both{a, b};
+  CHECK(HindsightBestStatic(both, 60.0) == 1.0);                // 2 + 2 of 4
+  CHECK(HindsightBestStatic(both, 1000.0) == 2.5 / 4.0);        // b's 2.5 beats a's 2
+  CHECK(HindsightBestStatic({std::span<const RequestRecord>(a)}, 60.0) == 0.5);
 }
 
 TEST_CASE("a suite naming a trace that is not there says where it looked", "[sweep][suite][bad-input]") {
@@ -97,6 +129,10 @@ TEST_CASE("a suite naming a trace that is not there says where it looked", "[swe
                                                          "  - {name: a, workload: {kind: poisson}}\n"),
                             ""),
                   ConfigError);
+  CHECK_THROWS_WITH(LoadSuite(WriteSuite("window_suite.yaml", "oracle_window_s: 0\n"
+                                                              "workloads:\n  - {name: a, workload: {kind: poisson}}\n"),
+                              ""),
+                    Catch::Contains("window_suite.yaml:1") && Catch::Contains("oracle_window_s"));
 }
 
 }  // namespace
