@@ -395,6 +395,13 @@ int64_t SumOver(Loop& loop, const std::vector<EmulatedInstance*>& instances, int
   });
 }
 
+// A two-token completion of the logical model through the gateway, streamed or whole.
+asio::awaitable<Reply> TwoTokens(uint16_t port, bool stream) {
+  return Post(port, "/v1/completions",
+              stream ? R"({"model":"opt","prompt":"x","max_tokens":2,"stream":true})"
+                     : R"({"model":"opt","prompt":"x","max_tokens":2})");
+}
+
 TEST_CASE("sequential requests through the gateway share one kept-alive backend connection", "[serve][gateway][pool]") {
   Loop loop;
   Box box(loop, "static:opt-125m");
@@ -402,9 +409,7 @@ TEST_CASE("sequential requests through the gateway share one kept-alive backend 
   for (int i = 0; i < kRequests; ++i) {
     // Whole answers and streams alternate on the same connection.
     const bool stream = i % 2 == 1;
-    const Reply reply = loop.Run(Post(box.port, "/v1/completions",
-                                      stream ? R"({"model":"opt","prompt":"x","max_tokens":2,"stream":true})"
-                                             : R"({"model":"opt","prompt":"x","max_tokens":2})"));
+    const Reply reply = loop.Run(TwoTokens(box.port, stream));
     REQUIRE(reply.status == 200);
     CHECK(reply.model_header == "opt-125m");
     if (stream) {
@@ -441,11 +446,7 @@ TEST_CASE("with pooling off every request opens a backend connection", "[serve][
   Box box(loop, "static:opt-125m", [](GatewayConfig& config) { config.pool_max_idle_per_backend = 0; });
   constexpr int kRequests = 6;
   for (int i = 0; i < kRequests; ++i) {
-    const bool stream = i % 2 == 1;
-    const Reply reply = loop.Run(Post(box.port, "/v1/completions",
-                                      stream ? R"({"model":"opt","prompt":"x","max_tokens":2,"stream":true})"
-                                             : R"({"model":"opt","prompt":"x","max_tokens":2})"));
-    CHECK(reply.status == 200);
+    CHECK(loop.Run(TwoTokens(box.port, i % 2 == 1)).status == 200);
   }
   CHECK(SumOver(loop, box.instances, &EmulatedInstance::connections_accepted) == kRequests);
   const std::string metrics = loop.Run(Get(box.port, "/metrics")).body;
