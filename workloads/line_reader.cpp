@@ -12,7 +12,9 @@
 namespace bestserve {
 namespace {
 
-constexpr size_t kBufferBytes = size_t{1} << 20;
+// 64 KiB: reads as fast as larger buffers, and stays below the size at which allocators (ASan's
+// among them) map and unmap every buffer, which dominated a reader's cost on small files.
+constexpr size_t kBufferBytes = size_t{64} << 10;
 
 }  // namespace
 

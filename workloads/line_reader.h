@@ -1,6 +1,6 @@
 // Streaming line reader for trace files: plain text or gzip, in bounded memory.
 //
-// Reads through a fixed buffer (1 MiB, grown only for a longer line, up to kMaxLineBytes), so
+// Reads through a fixed buffer (64 KiB, grown only for a longer line, up to kMaxLineBytes), so
 // a multi-gigabyte trace costs the same memory as a small one. A file that starts with the
 // gzip magic bytes (1f 8b) is inflated on the fly with zlib's gzread, whatever its name;
 // anything else is read as is. Lines end at "\n"; a trailing "\r" is dropped; the last line

@@ -345,7 +345,7 @@ TEST_CASE("A truncated gzip trace is an error, not a silently short trace",
 TEST_CASE("The line reader handles CRLF, a missing final newline, and lines past its buffer",
           "[workloads][traces]") {
   ScratchDir dir;
-  const std::string long_line(3 << 20, 'x');  // 3 MiB: past the 1 MiB buffer
+  const std::string long_line(3 << 20, 'x');  // 3 MiB: past the 64 KiB buffer, doubled five times
   const std::string file = dir.Write("l.txt", "a\r\n\r\nb\n" + long_line + "\nlast");
   LineReader reader(file);
   std::string_view line;
