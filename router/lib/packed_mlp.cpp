@@ -30,8 +30,8 @@ BESTSERVE_ROUTER_INLINE V8 Load8(const float* p) {
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-// Sixteen copies of x. x - (+0) is x exactly (also for -0), so the compiler drops the subtraction;
-// V16{} + x would be a real addition, and it turns -0 into +0.
+// Sixteen copies of x, by a shuffle. (V16{} + x is a real addition: it costs an instruction and
+// turns -0 into +0, which the reference arithmetic does not.)
 BESTSERVE_ROUTER_INLINE V16 Broadcast16(float x) {
   const V16 v = {x};
   return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -72,7 +72,6 @@ BESTSERVE_ROUTER_INLINE void BlockLanes(const float* column, int runtime_inputs,
 // BlockLanes of two neighbouring blocks at once: each broadcast input serves 32 outputs, and the
 // sixteen independent chains keep both vector adders busy (one block's eight chains are latency
 // bound). Precondition: inputs >= 8.
-constexpr size_t kPrefetchAhead = 32 * 16;  // floats: 32 inputs (2 KiB) of a block ahead
 template <int kIn = 0>
 BESTSERVE_ROUTER_INLINE void PairLanes(const float* column, int runtime_inputs, const float* x, V16* a, V16* b) {
   const int inputs = kIn > 0 ? kIn : runtime_inputs;
@@ -86,12 +85,9 @@ BESTSERVE_ROUTER_INLINE void PairLanes(const float* column, int runtime_inputs, 
   }
   int k = kDotLanes;
   for (; k + kDotLanes <= inputs; k += kDotLanes) {
-    // Layers too large for L1 stream their weights from L2; ask for them ahead of use.
 #pragma GCC unroll 8
     for (int j = 0; j < kDotLanes; ++j) {
       const size_t at = static_cast<size_t>(k + j) * stride;
-      __builtin_prefetch(column + at + kPrefetchAhead);
-      __builtin_prefetch(second + at + kPrefetchAhead);
       const V16 xj = Broadcast16(x[k + j]);
       a[j] += Load16(column + at) * xj;
       b[j] += Load16(second + at) * xj;
@@ -132,7 +128,7 @@ void WideLayer(const float* w, const float* bias, int inputs, int padded, bool r
 BESTSERVE_ROUTER_INLINE float Finish(V8 lanes, const float* row, const float* x, int k, int inputs, float bias) {
   float l[kDotLanes];
   std::memcpy(l, &lanes, sizeof(l));
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int j = 0; k + j < inputs; ++j) l[j] += row[k + j] * x[k + j];
   return (((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))) + bias;
 }
