@@ -1,6 +1,7 @@
 #include "common/files.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,6 +52,26 @@ void WriteFileAtomically(const std::string& path, const std::function<void(std::
     std::remove(temp.c_str());
     throw Error(fmt::format("{}: cannot move result into place: {}", path, reason));
   }
+}
+
+int RemoveAbandonedTemporaries(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int removed = 0;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const std::string name = it->path().filename().string();
+    const size_t mark = name.rfind(".tmp.");
+    if (mark == std::string::npos || mark + 5 >= name.size()) continue;
+    const std::string digits = name.substr(mark + 5);
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    std::error_code remove_error;
+    if (fs::remove(it->path(), remove_error)) ++removed;
+  }
+  return removed;
 }
 
 std::string ReadFile(const std::string& path) {

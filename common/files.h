@@ -15,6 +15,12 @@ void WriteFileAtomically(const std::string& path, const std::string& contents);
 // temporary file (a std::ostream); an exception from it removes the temporary and propagates.
 void WriteFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
+// Removes, anywhere under `dir`, the temporary files WriteFileAtomically leaves when its process is
+// killed between creating one and the rename ("NAME.tmp.PID" whose process no longer exists);
+// temporaries of live processes stay. A resumed run calls it so a kill leaves no litter behind.
+// Returns how many it removed; a missing `dir` is not an error.
+int RemoveAbandonedTemporaries(const std::string& dir);
+
 // Reads a whole file; throws bestserve::Error naming the path when it cannot.
 std::string ReadFile(const std::string& path);
 

@@ -224,6 +224,8 @@ std::string FormatReport(const Plan& plan, const ReproduceOptions& options, cons
 
 ReproduceResult Reproduce(const Plan& plan, const ReproduceOptions& options) {
   const fs::path out(options.out_dir);
+  // A run killed mid-write left its temporaries beside the files (never a half-written file).
+  RemoveAbandonedTemporaries(options.out_dir);
   auto log = [&](const std::string& line) {
     if (options.log) options.log(line);
   };
