@@ -80,13 +80,19 @@ double LatencyPredictor::PredictLatency(const RouterView& view, ModelId model) c
                             : static_cast<double>(replica.waiting);
   const double output_tokens = OutputTokens(view);
   const double context = view.prompt_tokens + 0.5 * output_tokens;
+  // A table profile is asked only inside its grid; a fitted (parametric) one has no tables and
+  // answers for any batch and context.
   const Table2D& decode = profile.model().decode_step_ms;
-  const double clamped_context = std::clamp(std::min(context, static_cast<double>(window)), decode.ys().front(),
-                                            decode.ys().back());
+  const bool tabulated = !decode.xs().empty();
+  const double context_in_window = std::min(context, static_cast<double>(window));
+  const double clamped_context =
+      tabulated ? std::clamp(context_in_window, decode.ys().front(), decode.ys().back()) : context_in_window;
   const double prefill = PrefillSecondsInTable(profile, view.prompt_tokens);
-  const double max_batch = std::min(static_cast<double>(std::max(replica.max_batch_size, 1)), decode.xs().back());
+  const double replica_batch = static_cast<double>(std::max(replica.max_batch_size, 1));
+  const double max_batch = tabulated ? std::min(replica_batch, decode.xs().back()) : replica_batch;
+  const double min_batch = tabulated ? std::max(1.0, decode.xs().front()) : 1.0;
   auto step_at = [&](double batch) {
-    const double b = std::clamp(batch, std::max(1.0, decode.xs().front()), std::max(max_batch, 1.0));
+    const double b = std::clamp(batch, min_batch, std::max(max_batch, 1.0));
     return profile.DecodeStepSeconds(static_cast<int32_t>(std::lround(b)), clamped_context);
   };
   const double base_batch = replica.running + queued + 1.0;

@@ -1,5 +1,7 @@
 // Every registered router kind through the routing invariants, enumerated from the registry (a
-// new router is tested by registering it): on the built-in paper scenario, every request is
+// new router is tested by registering it): on the built-in paper scenario (table profiles, paper
+// engine) and on the fidelity scenario (a fitted parametric profile, which has no tables to
+// clamp to, under the vllm engine), every request is
 // served or rejected exactly once, rewards are finite and within [0, peak], a rerun gives the
 // identical records, and a bad spec is a ConfigError naming the spec (the command-line text, not
 // a line of the built-in scenario).
@@ -51,12 +53,18 @@ bool SameRecords(const std::vector<RequestRecord>& a, const std::vector<RequestR
 }
 
 TEST_CASE("every registered router keeps the routing invariants", "[router][conformance]") {
-  const std::string policy = (std::filesystem::temp_directory_path() / "bestserve_conformance.bsw").string();
-  SavePolicyWeights(policy, testing::RandomRoutingPolicy(7));
+  const std::string fidelity = std::string(BESTSERVE_SOURCE_DIR) + "/experiments/fidelity/opt13b_a100_vllm.yaml";
+  const std::string config = GENERATE_REF(as<std::string>{}, "", fidelity);
+  INFO("scenario " << (config.empty() ? std::string("built-in") : config));
   ScenarioOverrides overrides;
-  overrides.rate_rps = 10.0;
+  overrides.rate_rps = config.empty() ? 10.0 : 3.0;
   overrides.duration_s = 60.0;
-  const Scenario scenario = LoadScenario("", overrides);
+  const Scenario scenario = LoadScenario(config, overrides);
+  std::vector<std::string> task_names;
+  for (TaskId t = 0; t < scenario.tasks.num_tasks(); ++t) task_names.push_back(scenario.tasks.task(t).name);
+  const std::string policy = (std::filesystem::temp_directory_path() / "bestserve_conformance.bsw").string();
+  SavePolicyWeights(policy, testing::RandomRoutingPolicy(7, {256}, ObservationEncoding::kPaperV1,
+                                                         scenario.system.model_names, task_names));
   REQUIRE(RouterKinds().size() >= 5);
   for (const RouterKind* kind : RouterKinds()) {
     for (const std::string& spec : SpecsOf(*kind, scenario.system, policy)) {

@@ -14,13 +14,14 @@ namespace bestserve::testing {
 
 inline PolicyWeights RandomRoutingPolicy(uint64_t seed, std::vector<int> hidden = {256},
                                          ObservationEncoding encoding = ObservationEncoding::kPaperV1,
-                                         std::vector<std::string> models = {"opt-125m", "opt-1.3b", "opt-6.7b"}) {
+                                         std::vector<std::string> models = {"opt-125m", "opt-1.3b", "opt-6.7b"},
+                                         std::vector<std::string> tasks = {"hellaswag", "copa", "piqa", "openbookqa"}) {
   const int num_models = static_cast<int>(models.size());
   PolicyMetadata metadata;
   metadata.observation.encoding = encoding;
-  metadata.task_names = {"hellaswag", "copa", "piqa", "openbookqa"};
+  metadata.observation.num_tasks = static_cast<int>(tasks.size());
+  metadata.task_names = std::move(tasks);
   metadata.model_names = std::move(models);
-  metadata.observation.num_tasks = 4;
   metadata.observation.num_models = num_models;
   PolicyWeights w;
   w.shape.input_size = metadata.observation.size();
