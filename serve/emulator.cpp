@@ -27,14 +27,13 @@ struct EmulatedInstance::Sequence {
 
 std::vector<EmulatedInstanceSpec> EmulatedInstances(const ServingSystem& system, uint16_t first_port) {
   std::vector<EmulatedInstanceSpec> specs;
-  EngineConfig engine = system.engine;
-  engine.kind = EngineKind::kVllm;
   for (size_t i = 0; i < system.instances.size(); ++i) {
     const InstanceSpec& instance = system.instances[i];
     EmulatedInstanceSpec spec;
     spec.model = system.model_names[static_cast<size_t>(instance.model)];
     spec.profile = system.model_profiles[static_cast<size_t>(instance.model)];
-    spec.engine = engine;
+    spec.engine = instance.engine;
+    spec.engine.kind = EngineKind::kVllm;
     spec.kv_capacity_tokens = instance.kv_capacity_tokens;
     spec.port = first_port == 0 ? 0 : static_cast<uint16_t>(first_port + i);
     specs.push_back(std::move(spec));
@@ -211,11 +210,13 @@ std::string EmulatedInstance::MetricsText() const {
   };
   gauge("vllm:num_requests_running", "Sequences in the running batch.", scheduler_.running());
   gauge("vllm:num_requests_waiting", "Requests waiting to be scheduled.", scheduler_.waiting());
+  gauge("vllm:num_requests_swapped", "Requests swapped out to CPU memory.", scheduler_.swapped());
   gauge("vllm:gpu_cache_usage_perc", "Fraction of KV blocks in use.",
         scheduler_.total_kv_tokens() > 0
             ? 1.0 - static_cast<double>(scheduler_.free_kv_tokens()) / static_cast<double>(scheduler_.total_kv_tokens())
             : 0.0);
-  counter("vllm:num_preemptions_total", "Sequences preempted (recompute).", scheduler_.counters().preemptions);
+  counter("vllm:num_preemptions_total", "Sequences preempted (recompute or swap).",
+          scheduler_.counters().preemptions);
   counter("bestserve_emulator_requests_total", "Requests accepted.", counters_.requests);
   counter("bestserve_emulator_completed_total", "Requests that received their last token.", counters_.completed);
   counter("bestserve_emulator_aborted_total", "Requests whose client left before the last token.", counters_.aborted);

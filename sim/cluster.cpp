@@ -53,9 +53,18 @@ ServingSystem DedicatedSystem(const ServingSystem& base, ModelId model, double m
     inst.memory_fraction = memory_fraction;
     inst.kv_capacity_tokens = static_cast<int64_t>(std::floor(kv_bytes / profile.kv_bytes_per_token));
     inst.max_batch_size = profile.max_batch_size;
-    if (system.engine.kind == EngineKind::kVllm) {
-      inst.max_batch_size = system.engine.max_num_seqs;
-      if (system.engine.ExplicitKvTokens() > 0) inst.kv_capacity_tokens = system.engine.ExplicitKvTokens();
+    // The engine settings of the model's first instance in `base` (per-instance overrides
+    // included), else the system's.
+    inst.engine = base.engine;
+    for (const InstanceSpec& placed : base.instances) {
+      if (placed.model == model) {
+        inst.engine = placed.engine;
+        break;
+      }
+    }
+    if (inst.engine.kind == EngineKind::kVllm) {
+      inst.max_batch_size = inst.engine.max_num_seqs;
+      if (inst.engine.ExplicitKvTokens() > 0) inst.kv_capacity_tokens = inst.engine.ExplicitKvTokens();
     }
     system.instances.push_back(inst);
   }
@@ -127,7 +136,7 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
     double total_fraction = 0.0;
     for (size_t i = 0; i < instances.size(); ++i) {
       const ConfigNode inst = instances.Element(i);
-      inst.CheckKeys({"model", "memory_fraction", "max_batch_size"});
+      inst.CheckKeys({"model", "memory_fraction", "max_batch_size", "engine"});
       Placement p{inst.GetString("model"), 0.0, GetIntIn(inst, "max_batch_size", 1, 1 << 20, 0), inst};
       const ConfigNode fraction = inst.Child("memory_fraction");
       p.fraction = fraction.AsDouble();
@@ -179,13 +188,16 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
     for (int64_t c = 0; c < group.count; ++c, ++gpu) {
       for (const auto& p : group.placements) {
         const ModelProfile& model = profiles.Find(p.model)->model();
-        const double fraction = vllm && system.engine.gpu_memory_utilization > 0.0
-                                    ? system.engine.gpu_memory_utilization
+        const EngineConfig engine = p.node.Has("engine")
+                                        ? ParseInstanceEngineConfig(p.node.Child("engine"), system.engine)
+                                        : system.engine;
+        const double fraction = vllm && engine.gpu_memory_utilization > 0.0
+                                    ? engine.gpu_memory_utilization
                                     : p.fraction;
         const double bytes = fraction * system.gpu_memory_bytes;
         const double kv_bytes = bytes - model.weight_bytes - model.activation_reserve_bytes;
         const double one_request = model.kv_bytes_per_token;  // at least one token must fit
-        if (kv_bytes < one_request && !(vllm && system.engine.ExplicitKvTokens() > 0)) {
+        if (kv_bytes < one_request && !(vllm && engine.ExplicitKvTokens() > 0)) {
           p.node.Child("memory_fraction")
               .Fail(fmt::format(
                   "{} of {:.1f} GiB is {:.2f} GiB, but '{}' needs {:.2f} GiB for weights and "
@@ -199,23 +211,23 @@ ServingSystem ParseServingSystem(const ConfigNode& section, const ProfileSet& pr
         inst.memory_fraction = p.fraction;
         inst.kv_capacity_tokens = static_cast<int64_t>(std::floor(kv_bytes / model.kv_bytes_per_token));
         inst.max_batch_size = static_cast<int32_t>(p.max_batch > 0 ? p.max_batch : model.max_batch_size);
+        inst.engine = engine;
         if (vllm) {
           // The engine's own limits replace the paper's per-instance batch cap.
-          if (system.engine.ExplicitKvTokens() > 0) {
-            inst.kv_capacity_tokens = system.engine.ExplicitKvTokens();
-          }
+          if (engine.ExplicitKvTokens() > 0) inst.kv_capacity_tokens = engine.ExplicitKvTokens();
           if (p.node.Has("max_batch_size")) {
             p.node.Child("max_batch_size")
-                .Fail("the vllm engine takes max_num_seqs under cluster.engine instead");
+                .Fail("the vllm engine takes max_num_seqs under cluster.engine (or the instance's engine) instead");
           }
-          inst.max_batch_size = system.engine.max_num_seqs;
-          if (system.engine.scheduling == SchedulingPolicy::kPrefillFirst &&
-              system.engine.max_num_batched_tokens < model.max_context_tokens) {
+          inst.max_batch_size = engine.max_num_seqs;
+          if (engine.scheduling == SchedulingPolicy::kPrefillFirst &&
+              engine.max_num_batched_tokens < model.max_context_tokens) {
             // vLLM refuses this too: a prompt near the window could never be scheduled.
-            section.Child("engine").Fail(fmt::format(
-                "max_num_batched_tokens {} is smaller than the context window {} of '{}'; "
-                "raise it or use `scheduling: chunked_prefill`",
-                system.engine.max_num_batched_tokens, model.max_context_tokens, p.model));
+            (p.node.Has("engine") ? p.node.Child("engine") : section.Child("engine"))
+                .Fail(fmt::format(
+                    "max_num_batched_tokens {} is smaller than the context window {} of '{}'; "
+                    "raise it or use `scheduling: chunked_prefill`",
+                    engine.max_num_batched_tokens, model.max_context_tokens, p.model));
           }
         } else if (inst.max_batch_size > model.max_batch_size) {
           p.node.Child("max_batch_size")

@@ -5,8 +5,10 @@
 //   | key                  | meaning                                                    | default       |
 //   |----------------------|------------------------------------------------------------|---------------|
 //   | gpu_groups           | list of {count, instances: [{model, memory_fraction,       | required      |
-//   |                      |   max_batch_size?}]}: `count` identical GPUs each hosting   |               |
-//   |                      |   those instances. Several groups allow partial placements. |               |
+//   |                      |   max_batch_size?, engine?}]}: `count` identical GPUs each  |               |
+//   |                      |   hosting those instances. Several groups allow partial     |               |
+//   |                      |   placements. An instance's `engine:` overrides any key of  |               |
+//   |                      |   cluster.engine but kind and over_context (vllm only)      |               |
 //   | interference_factor  | co-location slowdown: an iteration that starts while k      | 0 (none)      |
 //   |                      |   other instances on its GPU are mid-iteration takes        |               |
 //   |                      |   (1 + factor * k) times its profile latency               |               |
@@ -51,6 +53,8 @@ struct InstanceSpec {
   double memory_fraction = 0.0;
   int64_t kv_capacity_tokens = 0;
   int32_t max_batch_size = 1;
+  // This instance's engine: cluster.engine with the placement's own `engine:` keys over it.
+  EngineConfig engine;
 };
 
 struct ServingSystem {

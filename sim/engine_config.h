@@ -27,9 +27,20 @@
 //   |                         |   prompt chunks, within max_num_batched_tokens            |         |
 //   | preemption              | recompute: a preempted sequence frees its blocks and is   | recompute |
 //   |                         |   prefilled again (prompt + tokens so far) when readmitted |         |
+//   |                         |   (vLLM's choice for single-sequence requests). swap: its |         |
+//   |                         |   blocks are copied to CPU memory and back when it resumes |         |
+//   |                         |   (vLLM's --preemption-mode swap); recompute when the swap |         |
+//   |                         |   space is full (vLLM would stop with an error instead)   |         |
+//   | swap_space_gib          | CPU swap space per instance, GiB (vLLM's swap_space)      | 4       |
+//   | swap_bandwidth_gb_s     | host<->GPU copy rate of swapped blocks, GB/s, added to the | 25      |
+//   |                         |   iteration that moves them. An assumption (pinned copies |         |
+//   |                         |   over PCIe 4.0 x16, 32 GB/s nominal), not a measurement  |         |
 //   | over_context            | a request whose prompt + output exceeds the model's window: | reject |
-//   |                         |   reject (counted), or truncate (prompt cut to window - 1,  |         |
-//   |                         |   then output cut to fit; counted). Applies to both kinds. |         |
+//   |                         |   reject (counted), truncate (prompt cut to window - 1,     |         |
+//   |                         |   then output cut to fit; counted), or fit: served by the  |         |
+//   |                         |   placed model whose window holds it nearest to the       |         |
+//   |                         |   router's choice in the system's model order (the later  |         |
+//   |                         |   on a tie), rejected when none does; counted. Both kinds. |         |
 //
 // Per-iteration and per-request overheads are latency, so they live in the profile
 // (iteration_overhead_ms, request_overhead_ms; sim/latency_profile.h).
@@ -44,11 +55,13 @@ namespace bestserve {
 
 enum class EngineKind { kPaper, kVllm };
 enum class SchedulingPolicy { kPrefillFirst, kChunkedPrefill };
-enum class OverContextRule { kReject, kTruncate };
+enum class OverContextRule { kReject, kTruncate, kFit };
+enum class PreemptionMode { kRecompute, kSwap };
 
 const char* ToString(EngineKind kind);
 const char* ToString(SchedulingPolicy policy);
 const char* ToString(OverContextRule rule);
+const char* ToString(PreemptionMode mode);
 
 struct EngineConfig {
   EngineKind kind = EngineKind::kPaper;
@@ -62,6 +75,9 @@ struct EngineConfig {
   int64_t max_paddings = -1;  // -1: prompts packed without padding
   SchedulingPolicy scheduling = SchedulingPolicy::kPrefillFirst;
   OverContextRule over_context = OverContextRule::kReject;
+  PreemptionMode preemption = PreemptionMode::kRecompute;
+  double swap_space_gib = 4.0;        // preemption: swap only
+  double swap_bandwidth_gb_s = 25.0;  // preemption: swap only
 
   // KV capacity in tokens given explicitly (kv_capacity_tokens or num_gpu_blocks), else 0.
   int64_t ExplicitKvTokens() const;
@@ -69,6 +85,9 @@ struct EngineConfig {
 
 // Parses `cluster.engine`; throws ConfigError naming the key on bad values.
 EngineConfig ParseEngineConfig(const ConfigNode& node);
+// One instance's `engine:` (under its placement in cluster.gpu_groups): any key above but kind
+// and over_context, over the system's settings; vllm engine only.
+EngineConfig ParseInstanceEngineConfig(const ConfigNode& node, const EngineConfig& system);
 
 // Writes the resolved section (every key) back as YAML, so a saved config loads back the same.
 YAML::Node EngineConfigYaml(const EngineConfig& config);

@@ -1,6 +1,7 @@
 #include "sim/instance_scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "common/error.h"
@@ -15,6 +16,13 @@ InstanceScheduler::InstanceScheduler(const EngineConfig& config, int64_t kv_capa
   free_blocks_ = total_blocks_;
   // vLLM: watermark_blocks = int(watermark * num_gpu_blocks).
   watermark_blocks_ = static_cast<int64_t>(config_.watermark * static_cast<double>(total_blocks_));
+  if (config_.preemption == PreemptionMode::kSwap) {
+    // vLLM: num_cpu_blocks = int(swap_space_bytes // cache_block_size).
+    const double block_bytes = static_cast<double>(config_.block_size) * profile.model().kv_bytes_per_token;
+    BS_CHECK(block_bytes > 0.0);
+    total_cpu_blocks_ = static_cast<int64_t>(std::floor(config_.swap_space_gib * 1073741824.0 / block_bytes));
+    free_cpu_blocks_ = total_cpu_blocks_;
+  }
 }
 
 int64_t InstanceScheduler::BlocksFor(int64_t tokens) const {
@@ -45,6 +53,11 @@ void InstanceScheduler::Enqueue(const EngineRequest& request) {
 
 bool InstanceScheduler::Abort(int64_t id) {
   const auto is_id = [id](const Sequence& s) { return s.request.id == id; };
+  if (const auto it = std::find_if(swapped_.begin(), swapped_.end(), is_id); it != swapped_.end()) {
+    free_cpu_blocks_ += it->blocks;
+    swapped_.erase(it);
+    return true;
+  }
   if (const auto it = std::find_if(waiting_.begin(), waiting_.end(), is_id); it != waiting_.end()) {
     free_blocks_ += it->blocks;  // 0: waiting sequences hold none (preemption freed them)
     waiting_.erase(it);
@@ -72,14 +85,64 @@ InstanceScheduler::Sequence& InstanceScheduler::Find(int64_t order) {
   return *it;
 }
 
-void InstanceScheduler::Preempt(Sequence& victim) {
-  free_blocks_ += victim.blocks;
-  counters_.recomputed_tokens += victim.computed;
-  victim.blocks = 0;
-  victim.computed = 0;
-  victim.prefilling = true;
+void InstanceScheduler::Preempt(const Sequence& victim) {
   ++counters_.preemptions;
-  waiting_.push_front(victim);
+  free_blocks_ += victim.blocks;
+  if (config_.preemption == PreemptionMode::kSwap && victim.blocks <= free_cpu_blocks_) {
+    // Keeps its progress (computed, generated, a prompt chunk's position) in CPU memory.
+    free_cpu_blocks_ -= victim.blocks;
+    counters_.swapped_out_blocks += victim.blocks;
+    swap_blocks_in_iteration_ += victim.blocks;
+    ++counters_.swap_preemptions;
+    const auto at = std::lower_bound(swapped_.begin(), swapped_.end(), victim.order,
+                                     [](const Sequence& s, int64_t o) { return s.order < o; });
+    swapped_.insert(at, victim);
+    return;
+  }
+  Sequence recompute = victim;
+  counters_.recomputed_tokens += recompute.computed;
+  recompute.blocks = 0;
+  recompute.computed = 0;
+  recompute.prefilling = true;
+  waiting_.push_front(recompute);
+}
+
+int64_t InstanceScheduler::SwapIn(int64_t token_budget, IterationShape& shape) {
+  int64_t used = 0;
+  while (!swapped_.empty()) {
+    const Sequence& head = swapped_.front();
+    // vLLM's can_swap_in assumes conservatively that each sequence takes a new block right
+    // after; on an otherwise empty cache we ask only for what it will hold (so that a sequence
+    // as large as the cache allows still resumes instead of waiting forever).
+    const int64_t required = running_.empty() ? BlocksFor(head.len()) : head.blocks + 1;
+    if (free_blocks_ - required < watermark_blocks_) break;
+    if (running() + 1 > config_.max_num_seqs) break;
+    const int64_t tokens =
+        head.prefilling ? std::min(head.len() - head.computed, token_budget - used) : 1;
+    if (tokens <= 0 || used + tokens > token_budget) break;
+    Sequence seq = head;
+    swapped_.pop_front();
+    free_blocks_ -= seq.blocks;
+    free_cpu_blocks_ += seq.blocks;
+    counters_.swapped_in_blocks += seq.blocks;
+    swap_blocks_in_iteration_ += seq.blocks;
+    work_.push_back(Work{seq.order, tokens});
+    if (seq.prefilling) {  // a prompt chunk (chunked prefill), its blocks allocated at admission
+      shape.prefills.push_back(PrefillChunk{tokens, seq.computed});
+      if (seq.computed + tokens == seq.len() && seq.generated == 0) ++shape.first_tokens;
+    } else {
+      const int64_t needed = BlocksFor(seq.len()) - seq.blocks;
+      seq.blocks += needed;
+      free_blocks_ -= needed;
+      ++shape.decode_seqs;
+      shape.decode_cached_tokens += seq.computed;
+    }
+    used += tokens;
+    const auto at = std::lower_bound(running_.begin(), running_.end(), seq.order,
+                                     [](const Sequence& s, int64_t o) { return s.order < o; });
+    running_.insert(at, seq);
+  }
+  return used;
 }
 
 int64_t InstanceScheduler::AdmitWaiting(int64_t token_budget, bool chunk, IterationShape& shape) {
@@ -185,13 +248,20 @@ std::optional<double> InstanceScheduler::StartIteration() {
   BS_CHECK(!busy_);
   work_.clear();
   newly_admitted_.clear();
+  swap_blocks_in_iteration_ = 0;
   IterationShape shape;
   const int64_t budget = config_.max_num_batched_tokens;
+  const int64_t preempted_before = counters_.preemptions;
   if (config_.scheduling == SchedulingPolicy::kPrefillFirst) {
-    AdmitWaiting(budget, /*chunk=*/false, shape);
-    if (work_.empty()) ScheduleRunning(std::numeric_limits<int64_t>::max(), false, shape);
+    // vLLM v0: no new prompt while anything is swapped out (resuming comes first).
+    if (swapped_.empty()) AdmitWaiting(budget, /*chunk=*/false, shape);
+    if (work_.empty()) {
+      ScheduleRunning(std::numeric_limits<int64_t>::max(), false, shape);
+      if (counters_.preemptions == preempted_before) SwapIn(std::numeric_limits<int64_t>::max(), shape);
+    }
   } else {
-    const int64_t used = ScheduleRunning(budget, /*with_prefills=*/true, shape);
+    int64_t used = ScheduleRunning(budget, /*with_prefills=*/true, shape);
+    if (counters_.preemptions == preempted_before) used += SwapIn(budget - used, shape);
     AdmitWaiting(budget - used, /*chunk=*/true, shape);
   }
   if (work_.empty()) return std::nullopt;
@@ -205,7 +275,13 @@ std::optional<double> InstanceScheduler::StartIteration() {
   }
   counters_.max_running = std::max(counters_.max_running, running());
   busy_ = true;
-  return profile_->IterationSeconds(shape);
+  double seconds = profile_->IterationSeconds(shape);
+  if (swap_blocks_in_iteration_ > 0) {
+    const double bytes = static_cast<double>(swap_blocks_in_iteration_) *
+                         static_cast<double>(config_.block_size) * profile_->model().kv_bytes_per_token;
+    seconds += bytes / (config_.swap_bandwidth_gb_s * 1e9);
+  }
+  return seconds;
 }
 
 const std::vector<TokenOutput>& InstanceScheduler::FinishIteration() {
@@ -254,6 +330,7 @@ int64_t InstanceScheduler::remaining_output_tokens() const {
   int64_t remaining = 0;
   for (const Sequence& s : running_) remaining += s.request.output_tokens - s.generated;
   for (const Sequence& s : waiting_) remaining += s.request.output_tokens - s.generated;
+  for (const Sequence& s : swapped_) remaining += s.request.output_tokens - s.generated;
   return remaining;
 }
 

@@ -20,6 +20,14 @@
 //    queue; readmitted, it prefills prompt + generated tokens again and continues. (vLLM asks
 //    for one free block per sequence even when none is needed; we ask only when one is, which
 //    is the same except that a lone sequence filling the cache can still finish.)
+//  * Preemption by swap (`preemption: swap`, vLLM's --preemption-mode swap): the victim's blocks
+//    are copied to the CPU swap space and it keeps its progress. While anything is swapped out,
+//    prefill_first admits no new prompt (vLLM v0); after the running batch is scheduled, and
+//    only if that preempted nobody, swapped sequences come back oldest first while their
+//    blocks plus one fit above the watermark and max_num_seqs allows, and continue in the same
+//    iteration. The copies (blocks x block_size x kv_bytes_per_token, each way) add
+//    bytes / swap_bandwidth_gb_s to the iteration that moves them. A victim that does not fit
+//    the swap space is recomputed (vLLM stops with "lack of CPU swap space").
 //
 // Interface: Enqueue() on arrival; StartIteration() when idle -> duration (or nothing to do);
 // FinishIteration() at its end -> the tokens it produced (first token, finished). Times are the
@@ -56,6 +64,9 @@ struct EngineCounters {
   int64_t mixed_iterations = 0;    // chunked prefill: both
   int64_t preemptions = 0;
   int64_t recomputed_tokens = 0;   // tokens prefilled again after preemption
+  int64_t swap_preemptions = 0;    // of `preemptions`, those that swapped out
+  int64_t swapped_out_blocks = 0;
+  int64_t swapped_in_blocks = 0;
   int32_t max_running = 0;
 };
 
@@ -91,6 +102,9 @@ class InstanceScheduler {
   bool busy() const { return busy_; }
   int32_t running() const { return static_cast<int32_t>(running_.size()); }
   int32_t waiting() const { return static_cast<int32_t>(waiting_.size()); }
+  // Sequences swapped out to CPU memory (preemption: swap), waiting to resume.
+  int32_t swapped() const { return static_cast<int32_t>(swapped_.size()); }
+  int64_t free_swap_blocks() const { return free_cpu_blocks_; }
   int64_t free_kv_tokens() const { return free_blocks_ * config_.block_size; }
   int64_t total_kv_tokens() const { return total_blocks_ * config_.block_size; }
   // Output tokens still to generate over running and waiting sequences.
@@ -115,7 +129,11 @@ class InstanceScheduler {
 
   int64_t BlocksFor(int64_t tokens) const;
   bool CanAllocate(int64_t tokens) const;
-  void Preempt(Sequence& victim);
+  // Recompute or swap, as configured.
+  void Preempt(const Sequence& victim);
+  // Brings swapped sequences back and schedules their next token (or prompt chunk) within the
+  // budget; returns tokens used.
+  int64_t SwapIn(int64_t token_budget, IterationShape& shape);
   // Moves waiting sequences into running as prompt work within the budgets; returns tokens used.
   int64_t AdmitWaiting(int64_t token_budget, bool chunk, IterationShape& shape);
   // Decodes (and, under chunking, continues prompts of) running sequences with preemption.
@@ -127,9 +145,13 @@ class InstanceScheduler {
   int64_t total_blocks_ = 0;
   int64_t free_blocks_ = 0;
   int64_t watermark_blocks_ = 0;
+  int64_t total_cpu_blocks_ = 0;
+  int64_t free_cpu_blocks_ = 0;
+  int64_t swap_blocks_in_iteration_ = 0;  // both directions, for the copy time
   int64_t next_order_ = 0;
   std::deque<Sequence> waiting_;
   std::vector<Sequence> running_;  // ascending order
+  std::deque<Sequence> swapped_;   // ascending order
   std::vector<Work> work_;         // the iteration in progress
   std::vector<int64_t> newly_admitted_;
   std::vector<TokenOutput> outputs_;

@@ -287,7 +287,11 @@ std::string FormatSummaryJson(const Summary& s) {
   w.FieldInt("mixed_iterations", s.counters.mixed_iterations);
   w.FieldInt("preemptions", s.counters.preemptions);
   w.FieldInt("recomputed_tokens", s.counters.recomputed_tokens);
+  w.FieldInt("swap_preemptions", s.counters.swap_preemptions);
+  w.FieldInt("swapped_out_blocks", s.counters.swapped_out_blocks);
+  w.FieldInt("swapped_in_blocks", s.counters.swapped_in_blocks);
   w.FieldInt("truncated_requests", s.counters.truncated_requests);
+  w.FieldInt("rerouted_requests", s.counters.rerouted_requests);
   w.EndObject();
   w.EndObject();
   return w.str();

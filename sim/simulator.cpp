@@ -98,7 +98,7 @@ void Simulator::Reset(Workload workload, uint64_t episode) {
     inst.busy = false;
     inst.prefill = false;
     if (system_.engine.kind == EngineKind::kVllm) {
-      inst.engine = std::make_unique<InstanceScheduler>(system_.engine, inst.spec.kv_capacity_tokens,
+      inst.engine = std::make_unique<InstanceScheduler>(inst.spec.engine, inst.spec.kv_capacity_tokens,
                                                         *inst.profile);
     }
   }
@@ -198,7 +198,9 @@ bool Simulator::CanHold(int32_t replica, const Request& r) const {
 
 int64_t Simulator::Waiting(int32_t replica) const {
   const Instance& inst = instances_[static_cast<size_t>(replica)];
-  return inst.engine ? inst.engine->waiting() : static_cast<int64_t>(inst.queue.size());
+  // A swapped-out sequence waits to resume like a queued one.
+  return inst.engine ? inst.engine->waiting() + inst.engine->swapped()
+                     : static_cast<int64_t>(inst.queue.size());
 }
 
 int64_t Simulator::InFlight(int32_t replica) const {
@@ -261,12 +263,26 @@ void Simulator::Dispatch(ModelId model) {
   Request& r = workload_[next_arrival_];
   ++next_arrival_;
   RequestRecord& rec = records_[static_cast<size_t>(r.id)];
+  const int64_t context = static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
+  const auto window_of = [&](ModelId m) {
+    return system_.model_profiles[static_cast<size_t>(m)]->model().max_context_tokens;
+  };
+  if (system_.engine.over_context == OverContextRule::kFit &&
+      !replicas_by_model_[static_cast<size_t>(model)].empty() && context > window_of(model)) {
+    const ModelId fitting = NearestFittingModel(model, context);
+    if (fitting < 0) {
+      rec.model = model;
+      return Reject(r.id, RejectReason::kExceedsContextWindow);
+    }
+    model = fitting;
+    ++counters_.rerouted_requests;
+  }
   rec.model = model;
   const auto& replicas = replicas_by_model_[static_cast<size_t>(model)];
   const ModelProfile& profile = system_.model_profiles[static_cast<size_t>(model)]->model();
   if (replicas.empty()) return Reject(r.id, RejectReason::kNoReplica);
-  if (static_cast<int64_t>(r.prompt_tokens) + r.output_tokens > profile.max_context_tokens) {
-    if (system_.engine.over_context == OverContextRule::kReject || profile.max_context_tokens < 2) {
+  if (context > profile.max_context_tokens) {
+    if (system_.engine.over_context != OverContextRule::kTruncate || profile.max_context_tokens < 2) {
       return Reject(r.id, RejectReason::kExceedsContextWindow);
     }
     // Keep one token of room for output, then cut the output to what the window leaves (vLLM
@@ -304,6 +320,17 @@ void Simulator::Dispatch(ModelId model) {
       TryStart(replica);
     }
   }
+}
+
+ModelId Simulator::NearestFittingModel(ModelId chosen, int64_t context) const {
+  const auto n = static_cast<ModelId>(system_.model_names.size());
+  for (ModelId distance = 1; distance < n; ++distance) {
+    for (const ModelId m : {chosen + distance, chosen - distance}) {  // the later one first
+      if (m < 0 || m >= n || replicas_by_model_[static_cast<size_t>(m)].empty()) continue;
+      if (context <= system_.model_profiles[static_cast<size_t>(m)]->model().max_context_tokens) return m;
+    }
+  }
+  return -1;
 }
 
 void Simulator::Reject(int64_t id, RejectReason reason) {
@@ -347,6 +374,9 @@ void Simulator::StartEngineIteration(int32_t index) {
   counters_.mixed_iterations += after.mixed_iterations - before.mixed_iterations;
   counters_.preemptions += after.preemptions - before.preemptions;
   counters_.recomputed_tokens += after.recomputed_tokens - before.recomputed_tokens;
+  counters_.swap_preemptions += after.swap_preemptions - before.swap_preemptions;
+  counters_.swapped_out_blocks += after.swapped_out_blocks - before.swapped_out_blocks;
+  counters_.swapped_in_blocks += after.swapped_in_blocks - before.swapped_in_blocks;
   for (int64_t id : engine.newly_admitted()) records_[static_cast<size_t>(id)].admitted_s = now_s_;
   int32_t& busy_neighbours = busy_on_gpu_[static_cast<size_t>(inst.spec.gpu)];
   const double duration_s = *duration * (1.0 + system_.interference_factor * busy_neighbours);

@@ -87,8 +87,13 @@ struct SimCounters {
   int64_t mixed_iterations = 0;   // chunked prefill: prompt chunks and decodes together
   int64_t preemptions = 0;        // sequences preempted (recompute)
   int64_t recomputed_tokens = 0;  // KV tokens dropped by preemption and computed again
+  int64_t swap_preemptions = 0;   // of preemptions, those swapped out (preemption: swap)
+  int64_t swapped_out_blocks = 0;
+  int64_t swapped_in_blocks = 0;
   // Requests over the context window cut to fit (over_context: truncate), either engine.
   int64_t truncated_requests = 0;
+  // Requests over the chosen model's window served by another model (over_context: fit).
+  int64_t rerouted_requests = 0;
 };
 
 class Simulator {
@@ -173,6 +178,9 @@ class Simulator {
   void Finish(int64_t id);
   void Reject(int64_t id, RejectReason reason);
   int32_t ChooseReplica(ModelId model, const Request& request);
+  // over_context: fit: the placed model whose window holds `context` tokens nearest to
+  // `chosen` in model order (the later on a tie), or -1.
+  ModelId NearestFittingModel(ModelId chosen, int64_t context) const;
   void RefreshView();
   // Per-replica facts that differ between the engines.
   bool CanHold(int32_t replica, const Request& r) const;

@@ -187,6 +187,161 @@ TEST_CASE("KV blocks run out: the youngest sequence is preempted and recomputed"
   CHECK(engine.free_kv_tokens() == 16);
 }
 
+TEST_CASE("preemption: swap keeps the victim's progress in CPU memory and costs the copies",
+          "[sim][engine]") {
+  const ProfileSet profiles = CountingProfile();  // kv_bytes_per_token 1: a block is 4 bytes
+  // The recompute case above, swapping instead; 1e-6 GB/s = 1 ms per byte copied.
+  EngineConfig config = Vllm(4, 16);
+  config.preemption = PreemptionMode::kSwap;
+  config.swap_bandwidth_gb_s = 1e-6;
+  InstanceScheduler engine(config, 16, *profiles.models[0]);
+  const int64_t swap_blocks = engine.free_swap_blocks();
+  CHECK(swap_blocks == 4LL * 1024 * 1024 * 1024 / 4);  // 4 GiB (vLLM's default) of 4-byte blocks
+  engine.Enqueue({0, 4, 8});
+  engine.Enqueue({1, 4, 8});
+  std::vector<double> ms;
+  std::map<int64_t, int> tokens;
+  std::vector<int64_t> finished;
+  for (int guard = 0; guard < 100 && finished.size() < 3; ++guard) {
+    const Iteration it = Step(engine);
+    ms.push_back(it.ms);
+    for (const auto& out : it.outputs) {
+      ++tokens[out.id];
+      CHECK(out.generated == tokens[out.id]);
+      if (out.finished) finished.push_back(out.id);
+    }
+    if (ms.size() == 6) {
+      // Request 1 (context 9 needs a third block) was swapped out with its 2 blocks.
+      CHECK(engine.swapped() == 1);
+      CHECK(engine.running() == 1);
+      CHECK(engine.free_swap_blocks() == swap_blocks - 2);
+      // A prompt that fits the one free block arrives: prefill-first admits nothing new while
+      // a sequence is swapped out (vLLM v0), so it waits behind the resume.
+      engine.Enqueue({2, 1, 1});
+    }
+    if (ms.size() == 7) {
+      CHECK(engine.newly_admitted().empty());
+      CHECK(engine.waiting() == 1);
+      CHECK(engine.swapped() == 1);  // 1 free block < its 2 + 1: not yet
+    }
+  }
+  REQUIRE(finished == std::vector<int64_t>{0, 2, 1});
+  CHECK(tokens[1] == 8);
+  // 1 prefill of both prompts (1 + 8 ms); decodes of 7 ms; the preempting iteration copies
+  // 2 blocks out (8 bytes: +8 ms) and the resuming one 2 blocks in (+8 ms), and request 1
+  // never prefills again. Request 0 finishes in the 8th iteration, the 9th resumes request 1
+  // (on the empty cache it needs only its 3 blocks), and only then is request 2 admitted
+  // (its prefill: 1 + 1 ms), before request 1's last two decodes.
+  REQUIRE(ms.size() == 12);
+  CHECK(ms[0] == Approx(9.0));
+  CHECK(ms[5] == Approx(15.0));
+  CHECK(ms[6] == Approx(7.0));
+  CHECK(ms[7] == Approx(7.0));
+  CHECK(ms[8] == Approx(15.0));
+  CHECK(ms[9] == Approx(2.0));
+  CHECK(ms[10] == Approx(7.0));
+  CHECK(ms[11] == Approx(7.0));
+  CHECK(engine.counters().preemptions == 1);
+  CHECK(engine.counters().swap_preemptions == 1);
+  CHECK(engine.counters().swapped_out_blocks == 2);
+  CHECK(engine.counters().swapped_in_blocks == 2);
+  CHECK(engine.counters().recomputed_tokens == 0);
+  CHECK(engine.counters().prefill_iterations == 2);
+  CHECK(engine.free_kv_tokens() == 16);
+  CHECK(engine.free_swap_blocks() == swap_blocks);
+
+  SECTION("a victim larger than the swap space is recomputed instead") {
+    EngineConfig small = config;
+    small.swap_space_gib = 4.0 / 1073741824.0;  // one 4-byte block
+    InstanceScheduler tight(small, 16, *profiles.models[0]);
+    CHECK(tight.free_swap_blocks() == 1);
+    tight.Enqueue({0, 4, 8});
+    tight.Enqueue({1, 4, 8});
+    int done = 0;
+    for (int guard = 0; guard < 100 && done < 2; ++guard) {
+      for (const auto& out : Step(tight).outputs) done += out.finished ? 1 : 0;
+    }
+    CHECK(done == 2);
+    CHECK(tight.counters().preemptions == 1);
+    CHECK(tight.counters().swap_preemptions == 0);
+    CHECK(tight.counters().recomputed_tokens == 8);
+  }
+}
+
+TEST_CASE("over_context: fit serves a request by the nearest model whose window holds it",
+          "[sim][engine]") {
+  // Three models in this order, windows 4096, 256 and 1024 tokens.
+  const ProfileSet profiles = ProfileSet::Parse(ConfigNode::LoadString(R"(
+name: windows
+gpu: {name: test-gpu, memory_gib: 1}
+provenance: {kind: derived, sources: [test], method: "prefill ms = 1 + tokens, decode ms = 7"}
+models:
+  wide: {weight_bytes: 1, kv_bytes_per_token: 1, max_context_tokens: 4096, latency_model: distserve,
+         distserve: {prefill: [0, 1, 0], decoding_smallbs: [7, 0, 0], decoding_largebs: [7, 0, 0],
+                     decoding_large_small_bs_threshold: 1000}}
+  narrow: {weight_bytes: 1, kv_bytes_per_token: 1, max_context_tokens: 256, latency_model: distserve,
+           distserve: {prefill: [0, 1, 0], decoding_smallbs: [7, 0, 0], decoding_largebs: [7, 0, 0],
+                       decoding_large_small_bs_threshold: 1000}}
+  middle: {weight_bytes: 1, kv_bytes_per_token: 1, max_context_tokens: 1024, latency_model: distserve,
+           distserve: {prefill: [0, 1, 0], decoding_smallbs: [7, 0, 0], decoding_largebs: [7, 0, 0],
+                       decoding_large_small_bs_threshold: 1000}}
+)",
+                                                                        "windows-profile"));
+  // (router's choice, prompt tokens; one output token) -> model that serves it, -1: rejected.
+  struct Case {
+    ModelId chosen;
+    int32_t prompt;
+    ModelId served;
+  };
+  const std::vector<Case> cases = {
+      {1, 100, 1},   // fits its choice
+      {1, 800, 2},   // wide and middle both hold it, at distance 1: the later one
+      {1, 2000, 0},  // only wide does
+      {2, 2000, 0},  // distance 2, the only candidate
+      {0, 5000, -1}, // no window holds it
+  };
+  for (const std::string engine : {"{kind: paper, over_context: fit}",
+                                   "{kind: vllm, over_context: fit, max_num_batched_tokens: 8192}"}) {
+    INFO(engine);
+    const ServingSystem system = ParseServingSystem(
+        ConfigNode::LoadString("gpu_groups: [{count: 1, instances: [{model: wide, memory_fraction: 0.3}, "
+                               "{model: narrow, memory_fraction: 0.3}, {model: middle, memory_fraction: 0.3}]}]\n"
+                               "max_prefill_tokens: 8192\nengine: " +
+                                   engine,
+                               "fit-system"),
+        profiles, {});
+    auto sim = testing::MakeSim(system);
+    Workload w;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      Request r;
+      r.id = static_cast<int64_t>(i);
+      r.arrival_s = 100.0 * static_cast<double>(i);
+      r.prompt_tokens = cases[i].prompt;
+      r.output_tokens = 1;
+      r.deadline_s = 1e9;
+      w.push_back(r);
+    }
+    sim->Reset(w);
+    size_t next = 0;
+    while (sim->AdvanceToNextArrival()) sim->Dispatch(cases[next++].chosen);
+    sim->Drain();
+    for (size_t i = 0; i < cases.size(); ++i) {
+      INFO("case " << i);
+      const RequestRecord& rec = sim->records()[i];
+      if (cases[i].served < 0) {
+        CHECK(rec.reject == RejectReason::kExceedsContextWindow);
+        CHECK(rec.model == cases[i].chosen);
+      } else {
+        CHECK(rec.reject == RejectReason::kNone);
+        CHECK(rec.model == cases[i].served);
+        CHECK(rec.request.prompt_tokens == cases[i].prompt);  // served whole, not cut
+      }
+    }
+    CHECK(sim->counters().rerouted_requests == 3);
+    CHECK(sim->counters().truncated_requests == 0);
+  }
+}
+
 TEST_CASE("the watermark keeps free blocks back from admission", "[sim][engine]") {
   const ProfileSet profiles = CountingProfile();
   // 10 blocks, watermark 0.2 -> 2 blocks: a prompt may take at most 8.
@@ -222,13 +377,18 @@ engine:
   max_num_batched_tokens: {batched}
   kv_capacity_tokens: {kv}
   scheduling: {scheduling}
-  over_context: {over}{paddings}
+  over_context: {over}{paddings}{swap}
 )",
         fmt::arg("block", 1 + rng.UniformIndex(16)), fmt::arg("seqs", max_seqs),
         fmt::arg("batched", chunked ? 256 : 512), fmt::arg("kv", tight_kv ? 600 : 100000),
         fmt::arg("scheduling", chunked ? "chunked_prefill" : "prefill_first"),
-        fmt::arg("over", trial % 3 == 0 ? "truncate" : "reject"),
-        fmt::arg("paddings", !chunked && trial % 4 == 0 ? "\n  max_paddings: 32" : ""));
+        fmt::arg("over", trial % 3 == 0 ? "truncate" : (trial % 5 == 0 ? "fit" : "reject")),
+        fmt::arg("paddings", !chunked && trial % 4 == 0 ? "\n  max_paddings: 32" : ""),
+        // Swap in a third of the trials, every other one with room for about two sequences
+        // only (1e-7 GiB = 107 one-byte tokens), so that some victims fall back to recompute.
+        fmt::arg("swap", trial % 3 == 1 ? (trial % 2 == 0 ? "\n  preemption: swap\n  swap_space_gib: 1e-7"
+                                                         : "\n  preemption: swap")
+                                       : ""));
     const ServingSystem system =
         ParseServingSystem(ConfigNode::LoadString(yaml, "engine-system"), profiles, {});
     auto sim = testing::MakeSim(system);
@@ -271,6 +431,10 @@ engine:
     }
     CHECK(sim->counters().truncated_requests == truncated);
     if (tight_kv && max_seqs > 2) CHECK(sim->counters().preemptions > 0);
+    // Everything swapped out came back; only swap trials swap.
+    CHECK(sim->counters().swapped_in_blocks == sim->counters().swapped_out_blocks);
+    if (trial % 3 != 1) CHECK(sim->counters().swap_preemptions == 0);
+    if (trial % 3 == 1 && tight_kv && max_seqs > 2) CHECK(sim->counters().swap_preemptions > 0);
     if (chunked) CHECK(sim->counters().prefill_iterations + sim->counters().mixed_iterations > 0);
     if (!chunked) CHECK(sim->counters().mixed_iterations == 0);
   }
@@ -342,6 +506,15 @@ TEST_CASE("the vllm engine's settings are checked against each other", "[sim][en
                     Catch::Contains("max_paddings applies to prefill_first only"));
   CHECK_THROWS_WITH(parse("{kind: paper, max_paddings: 256}"),
                     Catch::Contains("'max_paddings' applies to `kind: vllm` only"));
+  CHECK(parse("{kind: vllm, preemption: swap, swap_space_gib: 8}").engine.swap_space_gib == 8.0);
+  CHECK_THROWS_WITH(parse("{kind: vllm, over_context: spill}"),
+                    Catch::Contains("unknown over_context 'spill'; valid: reject, truncate, fit"));
+  CHECK_THROWS_WITH(parse("{kind: vllm, swap_space_gib: 8}"),
+                    Catch::Contains("'swap_space_gib' applies to `preemption: swap` only"));
+  CHECK_THROWS_WITH(parse("{kind: vllm, preemption: swapp}"),
+                    Catch::Contains("unknown preemption 'swapp'; valid: recompute, swap"));
+  CHECK_THROWS_WITH(parse("{kind: vllm, preemption: swap, swap_bandwidth_gb_s: 0}"),
+                    Catch::Contains("swap_bandwidth_gb_s"));
   CHECK_THROWS_WITH(parse("{kind: vllm, kv_capacity_tokens: 100, num_gpu_blocks: 3}"),
                     Catch::Contains("either kv_capacity_tokens or num_gpu_blocks"));
 }
@@ -349,6 +522,55 @@ TEST_CASE("the vllm engine's settings are checked against each other", "[sim][en
 }  // namespace bestserve
 
 namespace bestserve {
+
+TEST_CASE("an instance's own engine settings override the system's", "[sim][engine][config]") {
+  const ProfileSet profiles = CountingProfile(2048);
+  auto parse = [&](const std::string& instance_engine, const std::string& engine = "{kind: vllm, kv_capacity_tokens: 1600}") {
+    return ParseServingSystem(
+        ConfigNode::LoadString("gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 0.5, engine: " +
+                                   instance_engine + "}, {model: m, memory_fraction: 0.5}]}]\nengine: " + engine,
+                               "instance-engine"),
+        profiles, {});
+  };
+  const ServingSystem system = parse("{num_gpu_blocks: 10, max_num_seqs: 1, preemption: swap}");
+  REQUIRE(system.instances.size() == 2);
+  CHECK(system.instances[0].kv_capacity_tokens == 160);  // its blocks replace the inherited tokens
+  CHECK(system.instances[0].max_batch_size == 1);
+  CHECK(system.instances[0].engine.preemption == PreemptionMode::kSwap);
+  CHECK(system.instances[1].kv_capacity_tokens == 1600);
+  CHECK(system.instances[1].max_batch_size == 256);
+  CHECK(system.instances[1].engine.preemption == PreemptionMode::kRecompute);
+  CHECK_THROWS_WITH(parse("{kind: paper}"), Catch::Contains("'kind' is the system's (cluster.engine)"));
+  CHECK_THROWS_WITH(parse("{over_context: truncate}"), Catch::Contains("'over_context' is the system's"));
+  CHECK_THROWS_WITH(parse("{block_size: 16}", "{kind: paper}"),
+                    Catch::Contains("per-instance engine settings apply to `cluster.engine.kind: vllm` only"));
+  CHECK_THROWS_WITH(parse("{max_num_batched_tokens: 1024}"),
+                    Catch::Contains("max_num_batched_tokens 1024 is smaller than the context window"));
+  CHECK_THROWS_WITH(parse("{swap_space_gib: 2}"),
+                    Catch::Contains("'swap_space_gib' applies to `preemption: swap` only"));
+
+  // The simulator runs each instance with its own settings: three prompts at once on the
+  // instance allowed one sequence run one at a time.
+  const ServingSystem one = ParseServingSystem(
+      ConfigNode::LoadString("gpu_groups: [{count: 1, instances: [{model: m, memory_fraction: 1.0, "
+                             "engine: {max_num_seqs: 1}}]}]\nengine: {kind: vllm, kv_capacity_tokens: 1600}",
+                             "one-seq"),
+      profiles, {});
+  auto sim = testing::MakeSim(one);
+  Workload w;
+  for (int64_t i = 0; i < 3; ++i) {
+    Request r;
+    r.id = i;
+    r.arrival_s = 0.0;
+    r.prompt_tokens = 8;
+    r.output_tokens = 4;
+    r.deadline_s = 1e9;
+    w.push_back(r);
+  }
+  testing::RunAll(*sim, w);
+  CHECK(sim->counters().max_running_batch == 1);
+  CHECK(sim->finish_order() == std::vector<int64_t>{0, 1, 2});
+}
 
 TEST_CASE("TTFT and TPOT are per-request facts and summary distributions", "[sim][metrics]") {
   const ProfileSet profiles = CountingProfile(2048);
