@@ -6,6 +6,7 @@
 
 #include "agent/learn/double_dqn.h"
 #include "agent/learn/fast_kernels.h"
+#include "agent/learn/two_part_runner.h"
 #include "common/error.h"
 
 // The kernels are written with GCC/Clang vector extensions and compiled three times, for
@@ -210,35 +211,41 @@ void ForwardAlongInputs(const float* x, int rows, int n_in, const float* w, cons
 // Output-layer backward exploiting that dL/dQ has one non-zero per row (the taken action): a
 // dense (A x B)(B x n) product would spend A times the work on zeros. Accumulates the weight and
 // bias gradients of the taken rows and, fused with the ReLU mask of the layer below, writes
-// delta_below = 1[h > 0] * g * W[a, :] (skipped when `delta_below` is null).
+// delta_below = 1[h > 0] * g * W[a, :] (skipped when `delta_below` is null). Only inputs
+// [k_begin, k_end) of each row, and the bias gradient only when `grad_b` is not null: every
+// element is the same sum in the same row order whatever the range, so the inputs can be split
+// between threads.
 BESTSERVE_MULTIVERSIONED
-void OutputLayerBackward(const float* h, int rows, int n_in, const float* w, const float* g,
-                         const int32_t* actions, float* grad_w, float* grad_b, float* delta_below) {
+void OutputLayerBackward(const float* h, int rows, int n_in, int k_begin, int k_end,
+                         const float* w, const float* g, const int32_t* actions, float* grad_w,
+                         float* grad_b, float* delta_below) {
   for (int i = 0; i < rows; ++i) {
     const float gi = g[i];
     const size_t a = static_cast<size_t>(actions[i]);
     const float* hi = h + static_cast<size_t>(i) * static_cast<size_t>(n_in);
     float* grad_row = grad_w + a * static_cast<size_t>(n_in);
-    for (int k = 0; k < n_in; ++k) grad_row[k] += gi * hi[k];
-    grad_b[a] += gi;
+    for (int k = k_begin; k < k_end; ++k) grad_row[k] += gi * hi[k];
+    if (grad_b != nullptr) grad_b[a] += gi;
     if (delta_below != nullptr) {
       const float* w_row = w + a * static_cast<size_t>(n_in);
       float* delta = delta_below + static_cast<size_t>(i) * static_cast<size_t>(n_in);
-      for (int k = 0; k < n_in; ++k) delta[k] = hi[k] > 0.0f ? gi * w_row[k] : 0.0f;
+      for (int k = k_begin; k < k_end; ++k) delta[k] = hi[k] > 0.0f ? gi * w_row[k] : 0.0f;
     }
   }
 }
 
 // Gradients of a layer with few inputs: grad_wt (n_in x n_out, W transposed) = x^T delta and
 // grad_b = column sums of delta, each element summed over rows in row order. Blocked by 16
-// outputs x 8 inputs so the sums stay in registers for the whole pass over the rows.
+// outputs x 8 inputs so the sums stay in registers for the whole pass over the rows. Only
+// outputs [o_begin, o_end) (o_begin a multiple of 16, or o_end = n_out): the same bits per
+// output whatever the range.
 BESTSERVE_MULTIVERSIONED
 void ThinInputWeightGradient(const float* x, const float* delta, int rows, int n_in, int n_out,
-                             float* grad_wt, float* grad_b) {
+                             int o_begin, int o_end, float* grad_wt, float* grad_b) {
   const size_t in = static_cast<size_t>(n_in);
   const size_t out = static_cast<size_t>(n_out);
-  int o0 = 0;
-  for (; o0 + kOutputBlock <= n_out; o0 += kOutputBlock) {
+  int o0 = o_begin;
+  for (; o0 + kOutputBlock <= o_end; o0 += kOutputBlock) {
     for (int k0 = 0; k0 < n_in; k0 += 8) {
       const int chunk = std::min(8, n_in - k0);
       Float16 a0 = {}, a1 = {}, a2 = {}, a3 = {}, a4 = {}, a5 = {}, a6 = {}, a7 = {}, bsum = {};
@@ -266,7 +273,7 @@ void ThinInputWeightGradient(const float* x, const float* delta, int rows, int n
     }
   }
   // Outputs past the last full block, plainly.
-  for (int o = o0; o < n_out; ++o) {
+  for (int o = o0; o < o_end; ++o) {
     float bsum = 0.0f;
     for (int k = 0; k < n_in; ++k)
       grad_wt[static_cast<size_t>(k) * out + static_cast<size_t>(o)] = 0.0f;
@@ -364,8 +371,8 @@ enum class LayerKernel { kAcrossOutputs, kAlongInputs, kGemm };
 class FastLearner final : public QLearner {
  public:
   FastLearner(const MlpShape& shape, const LearnerHyperparameters& hyperparameters,
-              const LearnerState& state)
-      : shape_(shape), hp_(hyperparameters) {
+              const LearnerState& state, int threads)
+      : shape_(shape), hp_(hyperparameters), runner_(threads) {
     BS_CHECK_MSG(shape_.Problem().empty(), "{}", shape_.Problem());
     for (int l = 0; l < shape_.num_layers(); ++l) {
       const int n_in = shape_.LayerInputs(l);
@@ -385,8 +392,14 @@ class FastLearner final : public QLearner {
       target_t_.emplace_back(padded, 0.0f);
     }
     all_thin_ = std::find(kernels_.begin(), kernels_.end(), LayerKernel::kGemm) == kernels_.end();
-    for (int h : shape_.hidden_sizes) {
-      block_scratch_.emplace_back(static_cast<size_t>(kRowBlock) * static_cast<size_t>(h), 0.0f);
+    // One thin hidden layer (the paper's 8-256-3): every pass splits in two along the hidden
+    // units, at a multiple of the 16-output block.
+    split_ = all_thin_ && shape_.num_layers() == 2 && kernels_[0] == LayerKernel::kAcrossOutputs &&
+             kernels_[1] == LayerKernel::kAlongInputs && shape_.hidden_sizes[0] % (2 * kOutputBlock) == 0;
+    for (auto& scratch : block_scratch_) {
+      for (int h : shape_.hidden_sizes) {
+        scratch.emplace_back(static_cast<size_t>(kRowBlock) * static_cast<size_t>(h), 0.0f);
+      }
     }
     gradients_.assign(shape_.NumParameters(), 0.0f);
     thin_gradient_.resize(static_cast<size_t>(shape_.MaxWidth()) *
@@ -409,23 +422,18 @@ class FastLearner final : public QLearner {
   }
 
   double ComputeGradients(const TransitionBatch& batch, std::vector<float>* gradients) override {
-    const UpdateStats stats = LossAndGradients(batch);
+    const UpdateStats stats = LossAndGradients(batch, /*adam=*/false);
     gradients->assign(gradients_.begin(), gradients_.end());
     return stats.loss;
   }
 
   UpdateStats Update(const TransitionBatch& batch) override {
-    const UpdateStats stats = LossAndGradients(batch);
     ++adam_step_;
-    const double bias_correction1 = 1.0 - std::pow(hp_.adam_beta1, static_cast<double>(adam_step_));
-    const double bias_correction2 = 1.0 - std::pow(hp_.adam_beta2, static_cast<double>(adam_step_));
-    AdamUpdate(online_.size(), gradients_.data(), static_cast<float>(hp_.adam_beta1),
-               static_cast<float>(1.0 - hp_.adam_beta1), static_cast<float>(hp_.adam_beta2),
-               static_cast<float>(1.0 - hp_.adam_beta2),
-               static_cast<float>(std::sqrt(bias_correction2)), static_cast<float>(hp_.adam_eps),
-               static_cast<float>(hp_.learning_rate / bias_correction1), online_.data(),
-               adam_m_.data(), adam_v_.data());
-    Transpose(online_, &online_t_);
+    const UpdateStats stats = LossAndGradients(batch, /*adam=*/true);
+    if (!split_) {
+      AdamOn(0, online_.size());
+      Transpose(online_, &online_t_);
+    }
     return stats;
   }
 
@@ -458,6 +466,98 @@ class FastLearner final : public QLearner {
   }
 
  private:
+  // Adam (step adam_step_) on parameters [begin, end): element by element, so any partition of
+  // the parameters gives the same bits.
+  void AdamOn(size_t begin, size_t end) {
+    const double bias_correction1 = 1.0 - std::pow(hp_.adam_beta1, static_cast<double>(adam_step_));
+    const double bias_correction2 = 1.0 - std::pow(hp_.adam_beta2, static_cast<double>(adam_step_));
+    AdamUpdate(end - begin, gradients_.data() + begin, static_cast<float>(hp_.adam_beta1),
+               static_cast<float>(1.0 - hp_.adam_beta1), static_cast<float>(hp_.adam_beta2),
+               static_cast<float>(1.0 - hp_.adam_beta2),
+               static_cast<float>(std::sqrt(bias_correction2)), static_cast<float>(hp_.adam_eps),
+               static_cast<float>(hp_.learning_rate / bias_correction1), online_.data() + begin,
+               adam_m_.data() + begin, adam_v_.data() + begin);
+  }
+
+  // Part `part` (0 or 1) of the three forward passes of a split network: rows [b/2 part, ...).
+  void SplitForward(const TransitionBatch& batch, int part) {
+    const int b = batch.size;
+    const int begin = part == 0 ? 0 : b / 2;
+    const int end = part == 0 ? b / 2 : b;
+    const size_t in = static_cast<size_t>(shape_.input_size);
+    const size_t actions = static_cast<size_t>(shape_.num_actions);
+    std::vector<Buffer>& scratch = block_scratch_[static_cast<size_t>(part)];
+    for (int r0 = begin; r0 < end; r0 += kRowBlock) {
+      const int n = std::min(kRowBlock, end - r0);
+      const size_t row = static_cast<size_t>(r0);
+      LayerForward(online_, online_t_, batch.observations.data() + row * in, n, &online_hidden_, r0,
+                   online_q_.data() + row * actions, scratch);
+      LayerForward(online_, online_t_, batch.next_observations.data() + row * in, n, nullptr, 0,
+                   online_q_.data() + (static_cast<size_t>(b) + row) * actions, scratch);
+      LayerForward(target_, target_t_, batch.next_observations.data() + row * in, n, nullptr, 0,
+                   target_q_.data() + row * actions, scratch);
+    }
+  }
+
+  // Part `part` of the backward pass of a split network, then (adam) its Adam step and the
+  // refresh of its share of the transposed weights: everything indexed by hidden units
+  // [h/2 part, ...) of the one hidden layer, and the output bias in part 0. The parts write
+  // disjoint parameters and read nothing the other writes, so they need no barrier.
+  void SplitBackward(const TransitionBatch& batch, int part, bool adam) {
+    const int b = batch.size;
+    const int width = shape_.hidden_sizes[0];
+    const int n_in = shape_.input_size;
+    const int actions = shape_.num_actions;
+    const int begin = part == 0 ? 0 : width / 2;
+    const int end = part == 0 ? width / 2 : width;
+    const size_t w_out = shape_.WeightOffset(1);
+    const size_t b_out = shape_.BiasOffset(1);
+    const size_t w_hidden = shape_.WeightOffset(0);
+    const size_t b_hidden = shape_.BiasOffset(0);
+    const size_t hidden = static_cast<size_t>(width);
+    // Output layer: zero this part's gradient columns (and bias), accumulate, write deltas.
+    for (int a = 0; a < actions; ++a) {
+      float* row = gradients_.data() + w_out + static_cast<size_t>(a) * hidden;
+      std::fill(row + begin, row + end, 0.0f);
+    }
+    float* grad_b_out = part == 0 ? gradients_.data() + b_out : nullptr;
+    if (grad_b_out != nullptr) std::fill(grad_b_out, grad_b_out + actions, 0.0f);
+    float* delta = deltas_[0].data();
+    OutputLayerBackward(online_hidden_[0].data(), b, width, begin, end, online_.data() + w_out,
+                        q_gradient_.data(), batch.actions.data(), gradients_.data() + w_out,
+                        grad_b_out, delta);
+    // Hidden layer: gradients of outputs [begin, end) into W^T layout, then W's.
+    ThinInputWeightGradient(input_s_, delta, b, n_in, width, begin, end, thin_gradient_.data(),
+                            gradients_.data() + b_hidden);
+    float* grad_w = gradients_.data() + w_hidden;
+    for (int o = begin; o < end; ++o) {
+      for (int k = 0; k < n_in; ++k) {
+        grad_w[static_cast<size_t>(o) * static_cast<size_t>(n_in) + static_cast<size_t>(k)] =
+            thin_gradient_[static_cast<size_t>(k) * hidden + static_cast<size_t>(o)];
+      }
+    }
+    if (!adam) return;
+    const size_t lo = static_cast<size_t>(begin);
+    const size_t hi = static_cast<size_t>(end);
+    AdamOn(w_hidden + lo * static_cast<size_t>(n_in), w_hidden + hi * static_cast<size_t>(n_in));
+    AdamOn(b_hidden + lo, b_hidden + hi);
+    for (int a = 0; a < actions; ++a) {
+      const size_t row = w_out + static_cast<size_t>(a) * hidden;
+      AdamOn(row + lo, row + hi);
+    }
+    if (part == 0) AdamOn(b_out, b_out + static_cast<size_t>(actions));
+    // The across-outputs kernel's W^T and bias row for these hidden units.
+    Buffer& wt = online_t_[0];
+    const size_t stride = static_cast<size_t>(PaddedOutputs(width));
+    for (int o = begin; o < end; ++o) {
+      for (int k = 0; k < n_in; ++k) {
+        wt[static_cast<size_t>(k) * stride + static_cast<size_t>(o)] =
+            online_[w_hidden + static_cast<size_t>(o) * static_cast<size_t>(n_in) + static_cast<size_t>(k)];
+      }
+      wt[static_cast<size_t>(n_in) * stride + static_cast<size_t>(o)] = online_[b_hidden + static_cast<size_t>(o)];
+    }
+  }
+
   // Refreshes the transposed copies of W that the across-outputs kernel (padded, with a bias
   // row) and the GEMM (plain n_in x n_out) read. A few thousand floats per update for the
   // paper's network, 64 K for each 256 x 256 layer.
@@ -518,7 +618,7 @@ class FastLearner final : public QLearner {
                int rows, std::vector<Buffer>* hidden, float* q) {
     if (!all_thin_) {
       BS_CHECK(hidden != nullptr);
-      LayerForward(parameters, transposed, input, rows, hidden, 0, q);
+      LayerForward(parameters, transposed, input, rows, hidden, 0, q, block_scratch_[0]);
       return;
     }
     for (int r0 = 0; r0 < rows; r0 += kRowBlock) {
@@ -526,15 +626,16 @@ class FastLearner final : public QLearner {
       LayerForward(parameters, transposed,
                    input + static_cast<size_t>(r0) * static_cast<size_t>(shape_.input_size), n,
                    hidden, r0,
-                   q + static_cast<size_t>(r0) * static_cast<size_t>(shape_.num_actions));
+                   q + static_cast<size_t>(r0) * static_cast<size_t>(shape_.num_actions),
+                   block_scratch_[0]);
     }
   }
 
-  // All layers for `rows` rows starting at row `row_offset` of the hidden buffers (or of the
-  // block scratch when `hidden` is null).
+  // All layers for `rows` rows starting at row `row_offset` of the hidden buffers (or of
+  // `scratch`, one block per hidden layer, when `hidden` is null).
   void LayerForward(const Buffer& parameters, const std::vector<Buffer>& transposed,
                     const float* input, int rows, std::vector<Buffer>* hidden, int row_offset,
-                    float* q) {
+                    float* q, std::vector<Buffer>& scratch) {
     const float* in = input;
     for (int l = 0; l < shape_.num_layers(); ++l) {
       const int n_in = shape_.LayerInputs(l);
@@ -544,7 +645,7 @@ class FastLearner final : public QLearner {
                    : hidden != nullptr
                        ? (*hidden)[static_cast<size_t>(l)].data() +
                              static_cast<size_t>(row_offset) * static_cast<size_t>(n_out)
-                       : block_scratch_[static_cast<size_t>(l)].data();
+                       : scratch[static_cast<size_t>(l)].data();
       const float* w = parameters.data() + shape_.WeightOffset(l);
       const float* b = parameters.data() + shape_.BiasOffset(l);
       switch (kernels_[static_cast<size_t>(l)]) {
@@ -576,14 +677,20 @@ class FastLearner final : public QLearner {
     }
   }
 
-  UpdateStats LossAndGradients(const TransitionBatch& batch) {
+  // The loss and gradients of `batch`; with `adam`, also the Adam step adam_step_ where the
+  // network is split (the caller does it otherwise).
+  UpdateStats LossAndGradients(const TransitionBatch& batch, bool adam) {
     const int b = batch.size;
     BS_CHECK(b > 0 && batch.observation_size == shape_.input_size);
     Reserve(b);
     const size_t actions = static_cast<size_t>(shape_.num_actions);
     const size_t half = static_cast<size_t>(b) * static_cast<size_t>(shape_.input_size);
 
-    if (all_thin_) {
+    if (split_) {
+      input_s_ = batch.observations.data();
+      auto forward = [&](int part) { SplitForward(batch, part); };
+      runner_.Run(forward);
+    } else if (all_thin_) {
       // Row-blocked passes; activations of s' are never stored, only those of s (backward).
       input_s_ = batch.observations.data();
       Forward(online_, online_t_, batch.observations.data(), b, &online_hidden_, online_q_.data());
@@ -621,7 +728,12 @@ class FastLearner final : public QLearner {
       q_sum += q;
       target_sum += targets_[i];
     }
-    Backward(batch);
+    if (split_) {
+      auto backward = [&](int part) { SplitBackward(batch, part, adam); };
+      runner_.Run(backward);
+    } else {
+      Backward(batch);
+    }
 
     UpdateStats stats;
     stats.loss = loss_sum / b;
@@ -639,7 +751,7 @@ class FastLearner final : public QLearner {
       float* grad_b = gradients_.data() + shape_.BiasOffset(last);
       std::fill(grad_w, grad_b + shape_.num_actions, 0.0f);
       const float* h = last == 0 ? input_s_ : online_hidden_[static_cast<size_t>(last) - 1].data();
-      OutputLayerBackward(h, b, n_in, online_.data() + shape_.WeightOffset(last),
+      OutputLayerBackward(h, b, n_in, 0, n_in, online_.data() + shape_.WeightOffset(last),
                           q_gradient_.data(), batch.actions.data(), grad_w, grad_b,
                           last > 0 ? deltas_[static_cast<size_t>(last) - 1].data() : nullptr);
     }
@@ -654,7 +766,8 @@ class FastLearner final : public QLearner {
       float* grad_w = gradients_.data() + shape_.WeightOffset(l);
       float* grad_b = gradients_.data() + shape_.BiasOffset(l);
       if (n_in <= kThinInputs) {
-        ThinInputWeightGradient(a_prev, delta_data, b, n_in, n_out, thin_gradient_.data(), grad_b);
+        ThinInputWeightGradient(a_prev, delta_data, b, n_in, n_out, 0, n_out, thin_gradient_.data(),
+                                grad_b);
         for (int o = 0; o < n_out; ++o) {
           for (int k = 0; k < n_in; ++k) {
             grad_w[static_cast<size_t>(o) * static_cast<size_t>(n_in) + static_cast<size_t>(k)] =
@@ -688,6 +801,8 @@ class FastLearner final : public QLearner {
   LearnerHyperparameters hp_;
   std::vector<LayerKernel> kernels_;
   bool all_thin_ = false;  // no layer needs the GEMM: row-blocked forward passes
+  bool split_ = false;     // one thin hidden layer: passes in two parts (TwoPartRunner)
+  TwoPartRunner runner_;
   Buffer online_;
   Buffer target_;
   std::vector<Buffer> online_t_;  // per layer: W^T and bias, padded (thin-input only)
@@ -701,7 +816,7 @@ class FastLearner final : public QLearner {
   int reserved_batch_ = -1;
   const float* input_s_ = nullptr;                 // the B observations s of the batch
   Buffer stacked_input_;               // 2B x in: s rows, then s' rows (wide nets)
-  std::vector<Buffer> block_scratch_;  // per hidden layer, kRowBlock x width
+  std::vector<Buffer> block_scratch_[2];  // per part, per hidden layer, kRowBlock x width
   std::vector<Buffer> online_hidden_;  // per hidden layer, 2B x width
   std::vector<Buffer> target_hidden_;  // per hidden layer, B x width
   std::vector<Buffer> deltas_;         // per hidden layer, B x width: dL/dz
@@ -718,7 +833,13 @@ class FastLearner final : public QLearner {
 std::unique_ptr<QLearner> MakeFastLearner(const MlpShape& shape,
                                           const LearnerHyperparameters& hyperparameters,
                                           const LearnerState& initial_state) {
-  return std::make_unique<FastLearner>(shape, hyperparameters, initial_state);
+  return std::make_unique<FastLearner>(shape, hyperparameters, initial_state, 1);
+}
+
+std::unique_ptr<QLearner> MakeFastLearnerOnThreads(const MlpShape& shape,
+                                                   const LearnerHyperparameters& hyperparameters,
+                                                   const LearnerState& initial_state, int threads) {
+  return std::make_unique<FastLearner>(shape, hyperparameters, initial_state, threads);
 }
 
 }  // namespace bestserve

@@ -7,8 +7,10 @@
 
 namespace bestserve {
 
-// Throws ConfigError when the backend's plugin cannot be loaded or the device is unavailable.
-LearnerFactory LearnerFactoryFor(const LearnerSettings& settings);
+// Throws ConfigError when the backend's plugin cannot be loaded or the device is unavailable, or
+// when fast_threads is not 1 or 2. fast_threads: threads of the fast backend's updates (the same
+// bits for either; agent/learn/fast_learner.h); the torch backend has its own setting.
+LearnerFactory LearnerFactoryFor(const LearnerSettings& settings, int fast_threads = 1);
 
 // Whether this build made the libtorch plugin (BESTSERVE_WITH_TORCH).
 bool TorchBackendBuilt();

@@ -113,7 +113,7 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
   };
 
   // Before anything is written: a backend that cannot load (the torch plugin) is a config error.
-  LearnerFactory learner_factory = LearnerFactoryFor(config.learner);
+  LearnerFactory learner_factory = LearnerFactoryFor(config.learner, options.learner_threads);
   const std::string checkpoint = (out / kCheckpointFile).string();
   Trainer trainer(config.learner, config.seed, env, std::move(learner_factory), hooks, checkpoint);
   trainer_ptr = &trainer;

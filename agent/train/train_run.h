@@ -76,6 +76,9 @@ struct TrainOptions {
   // reached and the total, for callers that show their own progress (`reproduce`).
   std::function<void(int64_t, int64_t)> progress;
   std::function<double()> clock;                // monotonic seconds for it/s and ETA only
+  // Threads of the fast learner's updates, 1 or 2: the same policy bits for either, so it is an
+  // execution setting, not part of the config (agent/learn/two_part_runner.h).
+  int learner_threads = 1;
 };
 
 struct TrainResult {

@@ -21,6 +21,7 @@ void AddTrainCommand(CLI::App& app) {
     std::optional<int64_t> iterations;
     std::string init_from;
     bool resume = false;
+    int threads = 2;
   };
   auto flags = std::make_shared<Flags>();
   cmd->add_option("--config", flags->config, "Training config YAML (e.g. experiments/train/paper_hard.yaml)")
@@ -34,6 +35,11 @@ void AddTrainCommand(CLI::App& app) {
           ->check(CLI::ExistingFile);
   // A resumed run continues from its checkpoint, which already holds the fine-tuned start.
   cmd->add_flag("--resume", flags->resume, "Continue from the run folder's checkpoint")->excludes(init_from);
+  cmd->add_option("--threads", flags->threads,
+                  "Threads of each learner update (fast backend, one-hidden-layer networks): 1 or 2; "
+                  "the same policy bits either way")
+      ->check(CLI::Range(1, 2))
+      ->capture_default_str();
   cmd->callback([flags] {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -64,6 +70,7 @@ void AddTrainCommand(CLI::App& app) {
     options.out_dir = flags->out;
     options.resume = flags->resume;
     options.init_from = flags->init_from;
+    options.learner_threads = flags->threads;
     const auto start = std::chrono::steady_clock::now();
     options.clock = [start] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

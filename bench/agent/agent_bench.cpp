@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   app.add_option("--network", only, "only this network, e.g. 8-256-3");
   CLI11_PARSE(app, argc, argv);
 
-  fmt::print("machine: {}\nbuild type: {}\nBESTSERVE_NATIVE: {}\ncommit: {}\nthreads: 1\n",
+  fmt::print("machine: {}\nbuild type: {}\nBESTSERVE_NATIVE: {}\ncommit: {}\nthreads: 1 (fast, torch-cpu), 2 (fast-2t)\n",
              bench::CpuModel(), BESTSERVE_BUILD_TYPE, BESTSERVE_BENCH_NATIVE ? "ON" : "OFF", bench::GitCommit());
 #if BESTSERVE_BENCH_HAS_TORCH
   SetTorchThreads(1);
@@ -157,6 +157,22 @@ int main(int argc, char** argv) {
     const TransitionBatch batch = testing::RandomBatch(shape, batch_size, rng, 0.01);
     auto fast = MakeFastLearner(shape, hp, state);
     Report("fast", shape, batch_size, MeasureUpdates(*fast, batch, seconds));
+    // The same learner on two threads, from the same state; then both from one state again,
+    // 20 updates each, must hold the same bits (the split is along sums, never across them).
+    auto fast2 = MakeFastLearnerOnThreads(shape, hp, state, 2);
+    Report("fast-2t", shape, batch_size, MeasureUpdates(*fast2, batch, seconds));
+    {
+      auto one = MakeFastLearnerOnThreads(shape, hp, state, 1);
+      auto two = MakeFastLearnerOnThreads(shape, hp, state, 2);
+      for (int i = 0; i < 20; ++i) {
+        one->Update(batch);
+        two->Update(batch);
+      }
+      const bool same = one->GetState().online == two->GetState().online;
+      fmt::print("{:<10} {:<14} 1 and 2 threads after 20 updates: {}\n", "", shape.ToString(),
+                 same ? "identical bits" : "DIFFERENT BITS");
+      if (!same) return 1;
+    }
 #if BESTSERVE_BENCH_HAS_TORCH
     if (!no_torch) {
       auto torch_learner = MakeTorchLearner(shape, hp, state, "cpu");
@@ -168,6 +184,7 @@ int main(int argc, char** argv) {
   // The whole trainer loop on a trivial environment: one decision + one update per iteration.
   fmt::print("\ntrainer loop (null environment, learning from the first batch):\n");
   for (const MlpShape& shape : shapes) {
+   for (int threads : {1, 2}) {
     LearnerSettings loop = settings;
     loop.hidden_sizes = shape.hidden_sizes;
     loop.iterations = loop_iterations;
@@ -177,15 +194,19 @@ int main(int argc, char** argv) {
     loop.checkpoint_every_iterations = 0;
     loop.eval_every_iterations = 0;
     NullEnvironment env(shape.input_size);
-    Trainer trainer(loop, 7, env, MakeFastLearner);
+    Trainer trainer(loop, 7, env,
+                    [threads](const MlpShape& s, const LearnerHyperparameters& h, const LearnerState& st) {
+                      return MakeFastLearnerOnThreads(s, h, st, threads);
+                    });
     const auto start = std::chrono::steady_clock::now();
     trainer.Run();
     const double elapsed = Seconds(start);
     const double rate = static_cast<double>(loop_iterations) / elapsed;
     fmt::print(
-        "fast       {:<14} {:>12.0f} iterations/s  -> 1.2M iterations in {:.1f} min "
+        "{:<10} {:<14} {:>12.0f} iterations/s  -> 1.2M iterations in {:.1f} min "
         "(+ environment cost)\n",
-        shape.ToString(), rate, 1.2e6 / rate / 60.0);
+        threads == 1 ? "fast" : "fast-2t", shape.ToString(), rate, 1.2e6 / rate / 60.0);
+   }
   }
   return 0;
 }

@@ -49,8 +49,9 @@ double LossDouble(const MlpShape& shape, const std::vector<double>& online,
 TEST_CASE("Fast-path gradients match central differences of a double-precision reference loss",
           "[agent]") {
   // 5-7-6-3 uses only the thin-layer kernels; in 5-40-37-3 the 40 -> 37 layer goes through the
-  // tiled GEMM, including its leftover rows (16 = 2 x 8) and leftover columns (37 = 32 + 5).
-  for (const MlpShape& shape : {MlpShape{5, {7, 6}, 3}, MlpShape{5, {40, 37}, 3}}) {
+  // tiled GEMM, including its leftover rows (16 = 2 x 8) and leftover columns (37 = 32 + 5);
+  // 5-32-3 is split in two parts along its hidden units (as the paper's 8-256-3 is).
+  for (const MlpShape& shape : {MlpShape{5, {7, 6}, 3}, MlpShape{5, {40, 37}, 3}, MlpShape{5, {32}, 3}}) {
     Rng rng(11);
     const std::vector<float> init = InitMlpParameters(shape, rng);
     std::vector<float> target_params = InitMlpParameters(shape, rng);
@@ -141,13 +142,70 @@ TEST_CASE("The batched training forward gives the reference forward's exact bits
   }
 }
 
+TEST_CASE("One and two threads give the same bits: gradients, statistics, weights and Adam moments",
+          "[agent][threads]") {
+  struct Case {
+    MlpShape shape;
+    int batch;
+  };
+  // Split networks (one thin hidden layer, width a multiple of 32) at the paper's batch, an odd
+  // batch and a batch of one; and networks the learner runs on one thread whatever is asked.
+  const std::vector<Case> cases = {{{8, {256}, 3}, 1024}, {{8, {256}, 3}, 33},  {{8, {64}, 5}, 1},
+                                   {{12, {96}, 4}, 257},  {{5, {48}, 3}, 64},   {{8, {256, 64}, 3}, 40},
+                                   {{40, {64}, 3}, 50}};
+  for (const Case& c : cases) {
+    INFO("network " << c.shape.ToString() << " batch " << c.batch);
+    Rng rng(17);
+    const LearnerState state = FreshLearnerState(InitMlpParameters(c.shape, rng));
+    LearnerHyperparameters hp;
+    hp.learning_rate = 1e-2;  // large steps, so that any difference would grow
+    auto one = MakeFastLearnerOnThreads(c.shape, hp, state, 1);
+    auto two = MakeFastLearnerOnThreads(c.shape, hp, state, 2);
+    auto reference = MakeFastLearner(c.shape, hp, state);
+    for (int step = 0; step < 6; ++step) {
+      const TransitionBatch batch = testing::RandomBatch(c.shape, c.batch, rng, 0.1);
+      std::vector<float> g1, g2;
+      CHECK(one->ComputeGradients(batch, &g1) == two->ComputeGradients(batch, &g2));
+      CHECK(g1 == g2);
+      const UpdateStats s1 = one->Update(batch);
+      const UpdateStats s2 = two->Update(batch);
+      const UpdateStats s0 = reference->Update(batch);
+      CHECK(s1.loss == s2.loss);
+      CHECK(s1.mean_q == s2.mean_q);
+      CHECK(s1.mean_target == s2.mean_target);
+      CHECK(s0.loss == s1.loss);
+      if (step == 2) {
+        one->SyncTarget();
+        two->SyncTarget();
+        reference->SyncTarget();
+      }
+    }
+    const LearnerState a = one->GetState();
+    const LearnerState b = two->GetState();
+    CHECK(a.online == b.online);
+    CHECK(a.target == b.target);
+    CHECK(a.adam.first_moment == b.adam.first_moment);
+    CHECK(a.adam.second_moment == b.adam.second_moment);
+    CHECK(a.online == reference->GetState().online);
+    CHECK(a.online != state.online);  // it learned something
+    // Acting (the reference forward on the updated weights) decides alike.
+    const TransitionBatch probe = testing::RandomBatch(c.shape, 5, rng, 0.0);
+    std::vector<float> q1(5 * static_cast<size_t>(c.shape.num_actions)), q2(q1.size());
+    one->OnlineQValues(probe.observations.data(), 5, q1.data());
+    two->OnlineQValues(probe.observations.data(), 5, q2.data());
+    CHECK(q1 == q2);
+  }
+}
+
 TEST_CASE(
     "One Adam step from zero moments moves each parameter by the learning rate against its "
     "gradient sign",
     "[agent]") {
   // With m = v = 0, step 1: m = 0.1 g, v = 0.001 g^2, update = lr * (m / 0.1) / (sqrt(v / 0.001) + eps)
   // = lr * g / (|g| + eps): lr times the sign of g, up to eps.
-  const MlpShape shape{4, {8}, 2};
+  // 4-8-2 on one pass; 4-32-2 in two parts (Adam per part on its own parameters).
+  for (const MlpShape& shape : {MlpShape{4, {8}, 2}, MlpShape{4, {32}, 2}}) {
+  INFO("network " << shape.ToString());
   Rng rng(3);
   const std::vector<float> params = InitMlpParameters(shape, rng);
   LearnerHyperparameters hp;
@@ -168,6 +226,7 @@ TEST_CASE(
   CHECK(after.target == params);  // the target moves only on SyncTarget
   learner->SyncTarget();
   CHECK(learner->GetState().target == after.online);
+  }
 }
 
 }  // namespace

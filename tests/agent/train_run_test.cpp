@@ -30,13 +30,14 @@ fs::path Scratch(const std::string& name) {
 
 // A small but real training run: the paper scenario, a bursty Poisson-modulated workload,
 // checkpoints every 400 iterations, evaluation every 600.
-std::string WriteConfig(const fs::path& dir, const std::string& extra = "") {
+std::string WriteConfig(const fs::path& dir, const std::string& extra = "", int hidden = 16) {
   const fs::path path = dir / "train.yaml";
   std::ofstream(path) << "name: tiny\nseed: 7\n"
                          "training_workload: {kind: unpredictable2, num_requests: 300, min_rate_rps: 0.5, "
                          "max_rate_rps: 40, segment_mean_requests: 50}\n"
                          "episode_requests: 300\n"
-                         "learner: {iterations: 1500, learning_starts: 200, batch_size: 32, hidden_sizes: [16], "
+                         "learner: {iterations: 1500, learning_starts: 200, batch_size: 32, hidden_sizes: [" +
+                             std::to_string(hidden) + "], "
                          "checkpoint_every_iterations: 400, eval_every_iterations: 600, "
                          "progress_every_iterations: 500, curve_every_iterations: 100}\n"
                          "validation: {requests: 200, seeds: [11]}\n"
@@ -87,6 +88,29 @@ TEST_CASE("the same seed trains the same policy and another seed a different one
   RunTraining(LoadTrainConfig(WriteConfig(dir), other), options);
   CHECK(ReadAll(dir / "a" / "final.bsw") == ReadAll(dir / "b" / "final.bsw"));
   CHECK(ReadAll(dir / "a" / "final.bsw") != ReadAll(dir / "c" / "final.bsw"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("one and two learner threads train the same policy, curve and checkpoint bits", "[training][threads]") {
+  // Hidden width 64: the fast learner splits each pass in two (a width of 16 would not be split).
+  const fs::path dir = Scratch("threads");
+  const TrainConfig config = LoadTrainConfig(WriteConfig(dir, "", 64));
+  TrainOptions options;
+  options.out_dir = (dir / "one").string();
+  options.learner_threads = 1;
+  RunTraining(config, options);
+  options.out_dir = (dir / "two").string();
+  options.learner_threads = 2;
+  RunTraining(config, options);
+  for (const char* file : {"final.bsw", "best.bsw", "curve.csv", "checkpoint.bsc"}) {
+    INFO(file);
+    const std::string one = ReadAll(dir / "one" / file);
+    CHECK_FALSE(one.empty());
+    CHECK(one == ReadAll(dir / "two" / file));
+  }
+  options.learner_threads = 3;
+  options.out_dir = (dir / "three").string();
+  CHECK_THROWS_WITH(RunTraining(config, options), Catch::Contains("learner threads: expected 1 or 2, got 3"));
   fs::remove_all(dir);
 }
 
