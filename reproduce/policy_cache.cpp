@@ -23,7 +23,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kCacheFormat = "bestserve-policy-cache-1";
+// Part of every key: bumped when the trainer's arithmetic changes, so that a cache never hands
+// back a policy this code would not train. 2: the fast learner sums the paper network's batch
+// gradients in two halves (agent/learn/fast_learner.h).
+constexpr const char* kCacheFormat = "bestserve-policy-cache-2";
 
 TrainConfig LoadPolicyConfig(const PolicySpec& spec, bool quick) {
   TrainOverrides overrides;

@@ -402,6 +402,9 @@ class FastLearner final : public QLearner {
       }
     }
     gradients_.assign(shape_.NumParameters(), 0.0f);
+    if (split_) {
+      for (Buffer& partial : partials_) partial.assign(shape_.NumParameters(), 0.0f);
+    }
     thin_gradient_.resize(static_cast<size_t>(shape_.MaxWidth()) *
                           static_cast<size_t>(std::max(kThinInputs, shape_.input_size)));
     SetState(state);
@@ -499,12 +502,39 @@ class FastLearner final : public QLearner {
     }
   }
 
-  // Part `part` of the backward pass of a split network, then (adam) its Adam step and the
-  // refresh of its share of the transposed weights: everything indexed by hidden units
-  // [h/2 part, ...) of the one hidden layer, and the output bias in part 0. The parts write
-  // disjoint parameters and read nothing the other writes, so they need no barrier.
-  void SplitBackward(const TransitionBatch& batch, int part, bool adam) {
+  // Part `part` of the backward pass of a split network, over the rows it ran forward
+  // ([b/2 part, ...): their activations are in this core's cache): the deltas of those rows, and
+  // the gradient of every parameter summed over those rows only, into partials_[part]. Layout:
+  // output W (actions x width), output b (actions), hidden W^T (inputs x width), hidden b (width).
+  void SplitBackwardRows(const TransitionBatch& batch, int part) {
     const int b = batch.size;
+    const int begin = part == 0 ? 0 : b / 2;
+    const int rows = part == 0 ? b / 2 : b - b / 2;
+    const int width = shape_.hidden_sizes[0];
+    const int n_in = shape_.input_size;
+    const int actions = shape_.num_actions;
+    const size_t first = static_cast<size_t>(begin);
+    const size_t hidden = static_cast<size_t>(width);
+    Buffer& partial = partials_[static_cast<size_t>(part)];
+    float* grad_w_out = partial.data();
+    float* grad_b_out = grad_w_out + static_cast<size_t>(actions) * hidden;
+    float* grad_wt_hidden = grad_b_out + static_cast<size_t>(actions);
+    float* grad_b_hidden = grad_wt_hidden + static_cast<size_t>(n_in) * hidden;
+    std::fill(grad_w_out, grad_wt_hidden, 0.0f);
+    float* delta = deltas_[0].data() + first * hidden;
+    OutputLayerBackward(online_hidden_[0].data() + first * hidden, rows, width, 0, width,
+                        online_.data() + shape_.WeightOffset(1), q_gradient_.data() + first,
+                        batch.actions.data() + first, grad_w_out, grad_b_out, delta);
+    ThinInputWeightGradient(input_s_ + first * static_cast<size_t>(n_in), delta, rows, n_in, width, 0,
+                            width, grad_wt_hidden, grad_b_hidden);
+  }
+
+  // Part `part` of the rest of an update of a split network, over hidden units [h/2 part, ...)
+  // (and the output bias in part 0): each gradient is the sum of the two row halves' partials,
+  // in that order (so 1 and 2 threads give the same bits); then (adam) the Adam step of those
+  // parameters and the refresh of their share of the transposed weights. The parts write
+  // disjoint parameters.
+  void SplitCombine(int part, bool adam) {
     const int width = shape_.hidden_sizes[0];
     const int n_in = shape_.input_size;
     const int actions = shape_.num_actions;
@@ -515,31 +545,38 @@ class FastLearner final : public QLearner {
     const size_t w_hidden = shape_.WeightOffset(0);
     const size_t b_hidden = shape_.BiasOffset(0);
     const size_t hidden = static_cast<size_t>(width);
-    // Output layer: zero this part's gradient columns (and bias), accumulate, write deltas.
+    const size_t in = static_cast<size_t>(n_in);
+    const float* p0 = partials_[0].data();
+    const float* p1 = partials_[1].data();
+    const size_t b_out_at = static_cast<size_t>(actions) * hidden;  // offsets in a partial
+    const size_t wt_at = b_out_at + static_cast<size_t>(actions);
+    const size_t b_hidden_at = wt_at + in * hidden;
+    float* g = gradients_.data();
     for (int a = 0; a < actions; ++a) {
-      float* row = gradients_.data() + w_out + static_cast<size_t>(a) * hidden;
-      std::fill(row + begin, row + end, 0.0f);
-    }
-    float* grad_b_out = part == 0 ? gradients_.data() + b_out : nullptr;
-    if (grad_b_out != nullptr) std::fill(grad_b_out, grad_b_out + actions, 0.0f);
-    float* delta = deltas_[0].data();
-    OutputLayerBackward(online_hidden_[0].data(), b, width, begin, end, online_.data() + w_out,
-                        q_gradient_.data(), batch.actions.data(), gradients_.data() + w_out,
-                        grad_b_out, delta);
-    // Hidden layer: gradients of outputs [begin, end) into W^T layout, then W's.
-    ThinInputWeightGradient(input_s_, delta, b, n_in, width, begin, end, thin_gradient_.data(),
-                            gradients_.data() + b_hidden);
-    float* grad_w = gradients_.data() + w_hidden;
-    for (int o = begin; o < end; ++o) {
-      for (int k = 0; k < n_in; ++k) {
-        grad_w[static_cast<size_t>(o) * static_cast<size_t>(n_in) + static_cast<size_t>(k)] =
-            thin_gradient_[static_cast<size_t>(k) * hidden + static_cast<size_t>(o)];
+      const size_t row = static_cast<size_t>(a) * hidden;
+      for (int k = begin; k < end; ++k) {
+        const size_t i = row + static_cast<size_t>(k);
+        g[w_out + i] = p0[i] + p1[i];
       }
+    }
+    if (part == 0) {
+      for (int a = 0; a < actions; ++a) {
+        const size_t i = b_out_at + static_cast<size_t>(a);
+        g[b_out + static_cast<size_t>(a)] = p0[i] + p1[i];
+      }
+    }
+    for (int o = begin; o < end; ++o) {
+      const size_t unit = static_cast<size_t>(o);
+      for (size_t k = 0; k < in; ++k) {
+        const size_t i = wt_at + k * hidden + unit;
+        g[w_hidden + unit * in + k] = p0[i] + p1[i];
+      }
+      g[b_hidden + unit] = p0[b_hidden_at + unit] + p1[b_hidden_at + unit];
     }
     if (!adam) return;
     const size_t lo = static_cast<size_t>(begin);
     const size_t hi = static_cast<size_t>(end);
-    AdamOn(w_hidden + lo * static_cast<size_t>(n_in), w_hidden + hi * static_cast<size_t>(n_in));
+    AdamOn(w_hidden + lo * in, w_hidden + hi * in);
     AdamOn(b_hidden + lo, b_hidden + hi);
     for (int a = 0; a < actions; ++a) {
       const size_t row = w_out + static_cast<size_t>(a) * hidden;
@@ -550,11 +587,9 @@ class FastLearner final : public QLearner {
     Buffer& wt = online_t_[0];
     const size_t stride = static_cast<size_t>(PaddedOutputs(width));
     for (int o = begin; o < end; ++o) {
-      for (int k = 0; k < n_in; ++k) {
-        wt[static_cast<size_t>(k) * stride + static_cast<size_t>(o)] =
-            online_[w_hidden + static_cast<size_t>(o) * static_cast<size_t>(n_in) + static_cast<size_t>(k)];
-      }
-      wt[static_cast<size_t>(n_in) * stride + static_cast<size_t>(o)] = online_[b_hidden + static_cast<size_t>(o)];
+      const size_t unit = static_cast<size_t>(o);
+      for (size_t k = 0; k < in; ++k) wt[k * stride + unit] = online_[w_hidden + unit * in + k];
+      wt[in * stride + unit] = online_[b_hidden + unit];
     }
   }
 
@@ -729,8 +764,10 @@ class FastLearner final : public QLearner {
       target_sum += targets_[i];
     }
     if (split_) {
-      auto backward = [&](int part) { SplitBackward(batch, part, adam); };
+      auto backward = [&](int part) { SplitBackwardRows(batch, part); };
       runner_.Run(backward);
+      auto combine = [&](int part) { SplitCombine(part, adam); };
+      runner_.Run(combine);
     } else {
       Backward(batch);
     }
@@ -825,6 +862,7 @@ class FastLearner final : public QLearner {
   Buffer targets_;                     // B
   Buffer q_gradient_;                  // B: dL/dQ(s_i, a_i)
   Buffer thin_gradient_;               // n_in x n_out, W^T layout
+  Buffer partials_[2];                 // split networks: each row half's gradients (SplitBackwardRows)
   Buffer single_scratch_;
 };
 

@@ -1,9 +1,10 @@
 // Runs a pass of the fast learner in two parts, on this thread and on one helper thread.
 //
-// The learner splits each pass along a dimension no sum runs over (rows of a forward pass,
-// hidden units of the backward pass, elements of Adam), so every float is produced by the same
-// operations in the same order whether the two parts run one after the other (threads = 1) or
-// at once (threads = 2): training gives the same bits for either thread count.
+// The learner defines its arithmetic in two parts whatever the thread count (rows of the batch
+// in two halves, whose gradient sums are added at the end; hidden units in two halves for the
+// rest), so every float is produced by the same operations in the same order whether the two
+// parts run one after the other (threads = 1) or at once (threads = 2): training gives the same
+// bits for either thread count.
 //
 // Hand-off cost matters: an update of the paper's network takes ~0.3 ms and has two parallel
 // passes, so the helper spins on an atomic for a while after each part (the trainer calls
