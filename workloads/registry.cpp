@@ -6,7 +6,7 @@ namespace bestserve {
 
 // The registry: one line per workload kind, in `bestserve workload kinds` order. Each kind is
 // defined beside its generator (poisson.cpp, unpredictable.cpp, mmpp.cpp, maf_like.cpp,
-// trace_workload.cpp, workload_ops.cpp, request_csv.cpp).
+// trace_workload.cpp, workload_ops.cpp, mixture.cpp, request_csv.cpp).
 #define BESTSERVE_FOR_EACH_WORKLOAD_KIND(X) \
   X(kPoissonWorkload)                       \
   X(kUnpredictable1Workload)                \
@@ -16,6 +16,7 @@ namespace bestserve {
   X(kMaf2LikeWorkload)                      \
   X(kTraceWorkload)                         \
   X(kMergeWorkload)                         \
+  X(kMixtureWorkload)                       \
   X(kCsvWorkload)
 
 #define BESTSERVE_DECLARE_KIND(kind) extern const WorkloadKind kind;

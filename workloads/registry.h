@@ -23,6 +23,7 @@
 //   | maf2_like      | maf_like.h        | bursty, fitted to Azure LLM inference 2023       |
 //   | trace          | trace_workload.h  | replay of a production trace (5 formats)         |
 //   | merge          | workload_ops.h    | superposition of other workloads                 |
+//   | mixture        | mixture.h         | one of several workloads, drawn per seed         |
 //   | csv            | request_csv.h     | replay of a saved request CSV                    |
 #pragma once
 

@@ -48,6 +48,10 @@ std::map<std::string, std::string> SmallConfigs(const ScratchDir& dir) {
                    "offset_s: 5, rate_scale: 4}}]}}",
                    functions)},
       {"csv", fmt::format("{{kind: csv, path: '{}'}}", csv)},
+      {"mixture",
+       "{kind: mixture, components: [{weight: 2, workload: {kind: poisson, rate_rps: 3, duration_s: 30}}, "
+       "{workload: {kind: unpredictable1, num_requests: 300}, prompt_tokens: {kind: geometric, mean: 700}, "
+       "output_tokens: {kind: uniform, min: 1, max: 64}}]}"},
   };
 }
 
@@ -89,7 +93,7 @@ TEST_CASE("An unknown kind lists the valid ones", "[workloads][config]") {
   CHECK_THROWS_WITH(MakeWorkloadGenerator(Yaml("{kind: bursty}"), ""),
                     Catch::Contains("unknown workload kind 'bursty'; valid kinds: poisson, "
                                     "unpredictable1, unpredictable2, mmpp, maf1_like, maf2_like, "
-                                    "trace, merge, csv"));
+                                    "trace, merge, mixture, csv"));
 }
 
 TEST_CASE("Merging keeps every request, in time order, ties by source order", "[workloads]") {
