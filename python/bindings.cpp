@@ -482,8 +482,9 @@ PYBIND11_MODULE(_bestserve, m) {
   m.def("_simulate_callable", [](const ScenarioHandle& s, py::function fn,
                                  const std::string& encoding) {
     ObservationSpec spec;
-    spec.encoding = encoding == "extended-v1" ? ObservationEncoding::kExtendedV1
-                                              : ObservationEncoding::kPaperV1;
+    const auto known = ObservationEncodingFromName(encoding);
+    if (!known) throw std::invalid_argument("observation: expected paper-v1, extended-v1 or request-v1, got '" + encoding + "'");
+    spec.encoding = *known;
     spec.num_tasks = s.scenario->tasks.num_tasks();
     spec.num_models = static_cast<int32_t>(s.scenario->system.model_names.size());
     CallableRouter router(std::move(fn), spec);
@@ -572,7 +573,7 @@ PYBIND11_MODULE(_bestserve, m) {
       .def(
           "route",
           [](Router& r, py::object task, double now_s, const IntArray& in_flight,
-             std::optional<IntArray> queued) {
+             std::optional<IntArray> queued, int32_t prompt_tokens) {
             const int t = py::isinstance<py::str>(task) ? r.TaskIndex(task.cast<std::string>())
                                                         : task.cast<int>();
             if (t < 0 || t >= r.num_tasks())
@@ -581,11 +582,16 @@ PYBIND11_MODULE(_bestserve, m) {
             const auto counts = CountsOf(in_flight, r.num_models(), "in_flight");
             std::vector<int32_t> q;
             if (queued) q = CountsOf(*queued, r.num_models(), "queued");
-            return r.Route(t, now_s, counts.data(), queued ? q.data() : nullptr);
+            if (r.needs_queued() && !queued)
+              throw std::invalid_argument("route: this " + r.observation_encoding() + " policy needs queued");
+            if (r.needs_prompt_tokens() && prompt_tokens < 0)
+              throw std::invalid_argument("route: this " + r.observation_encoding() + " policy needs prompt_tokens >= 0");
+            return r.Route(t, now_s, counts.data(), queued ? q.data() : nullptr, prompt_tokens);
           },
           py::arg("task"), py::arg("now_s"), py::arg("in_flight"), py::arg("queued") = py::none(),
+          py::arg("prompt_tokens") = -1,
           "Records an arrival at now_s and returns the model index for a request of `task` (index "
-          "or name)")
+          "or name); extended-v1 and request-v1 policies need `queued`, request-v1 `prompt_tokens`")
       .def(
           "decide_batch",
           [](const Router& r, const IntArray& tasks, const IntArray& in_flight,

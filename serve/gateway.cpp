@@ -204,6 +204,7 @@ Gateway::Gateway(asio::io_context& io, GatewayConfig config)
                                   config_.logical_model));
   }
   in_flight_by_model_.assign(models_.size(), 0);
+  queued_by_model_.assign(models_.size(), 0);
   for (size_t i = 0; i < config_.backends.size(); ++i) {
     const BackendSpec& spec = config_.backends[i];
     const auto it = std::find(models_.begin(), models_.end(), spec.model);
@@ -309,7 +310,19 @@ Gateway::Decision Gateway::Decide(const CompletionRequest& request, int32_t task
       library_router_->ObserveArrival(now_s);
       return {static_cast<int32_t>(pinned - models_.begin()), "pinned"};
     }
-    return {library_router_->Route(task, now_s, in_flight_by_model_.data()), "router"};
+    // What the policy may read beyond in-flight counts. The gateway does not see the backends'
+    // queues; it estimates each model's queued requests as what its backends hold beyond their
+    // batch limit (the scenario's max_batch_size), the part a backend cannot be running.
+    std::fill(queued_by_model_.begin(), queued_by_model_.end(), 0);
+    for (const auto& backend : backends_) {
+      if (backend->ejected) continue;
+      const int32_t limit =
+          scenario_->system.model_profiles[static_cast<size_t>(backend->model)]->model().max_batch_size;
+      queued_by_model_[static_cast<size_t>(backend->model)] += std::max<int32_t>(0, backend->in_flight - limit);
+    }
+    return {library_router_->Route(task, now_s, in_flight_by_model_.data(), queued_by_model_.data(),
+                                   std::max<int32_t>(request.prompt_tokens, 0)),
+            "router"};
   }
   Request arrival;
   arrival.id = next_request_id_;

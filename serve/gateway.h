@@ -163,6 +163,7 @@ class Gateway {
   std::vector<std::string> task_names_;    // the router's tasks
   std::vector<std::unique_ptr<Backend>> backends_;
   std::vector<int32_t> in_flight_by_model_;
+  std::vector<int32_t> queued_by_model_;  // estimated per decision (Decide)
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<HttpServer> server_;
   Clock::time_point start_;

@@ -19,12 +19,10 @@ ObservationSpec ParseObservation(const std::optional<ConfigNode>& node) {
   if (!node) return spec;
   node->CheckKeys({"encoding", "in_flight_scale", "rate_scale_rps"});
   const std::string encoding = node->GetString("encoding", "paper-v1");
-  if (encoding == "paper-v1") {
-    spec.encoding = ObservationEncoding::kPaperV1;
-  } else if (encoding == "extended-v1") {
-    spec.encoding = ObservationEncoding::kExtendedV1;
+  if (const auto known = ObservationEncodingFromName(encoding)) {
+    spec.encoding = *known;
   } else {
-    node->Child("encoding").Fail(fmt::format("expected paper-v1 or extended-v1, got '{}'", encoding));
+    node->Child("encoding").Fail(fmt::format("expected paper-v1, extended-v1 or request-v1, got '{}'", encoding));
   }
   spec.in_flight_scale = static_cast<float>(node->GetPositiveDouble("in_flight_scale", spec.in_flight_scale));
   spec.rate_scale_rps = static_cast<float>(node->GetPositiveDouble("rate_scale_rps", spec.rate_scale_rps));

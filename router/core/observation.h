@@ -17,18 +17,29 @@
 // scales exceed 1; nothing is clipped.
 //
 // Encoding "extended-v1" appends, per model, log1p(queued[m]) / log1p(in_flight_scale), so a
-// policy can tell a full batch from a queue. Dimensions: paper-v1 T + M + 1, extended-v1
-// T + 2M + 1.
+// policy can tell a full batch from a queue. Encoding "request-v1" appends to extended-v1 this
+// request's prompt length, log1p(prompt_tokens) / log1p(kPromptScaleTokens): a policy can then
+// tell a 30-token question from a 3,000-token conversation, whose prefill and KV use differ
+// 100-fold (2,048 tokens, OPT's window, maps to 1; longer prompts exceed 1). Dimensions:
+// paper-v1 T + M + 1, extended-v1 T + 2M + 1, request-v1 T + 2M + 2.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bestserve {
 
-enum class ObservationEncoding : int32_t { kPaperV1 = 1, kExtendedV1 = 2 };
+enum class ObservationEncoding : int32_t { kPaperV1 = 1, kExtendedV1 = 2, kRequestV1 = 3 };
+
+inline constexpr float kPromptScaleTokens = 2048.0f;
+
+// Whether an encoding reads the per-model queued counts / this request's prompt length.
+inline bool UsesQueued(ObservationEncoding e) { return e != ObservationEncoding::kPaperV1; }
+inline bool UsesPromptTokens(ObservationEncoding e) { return e == ObservationEncoding::kRequestV1; }
 
 struct ObservationSpec {
   ObservationEncoding encoding = ObservationEncoding::kPaperV1;
@@ -38,7 +49,7 @@ struct ObservationSpec {
   float rate_scale_rps = 64.0f;
 
   int32_t size() const {
-    return num_tasks + num_models * (encoding == ObservationEncoding::kExtendedV1 ? 2 : 1) + 1;
+    return num_tasks + num_models * (UsesQueued(encoding) ? 2 : 1) + 1 + (UsesPromptTokens(encoding) ? 1 : 0);
   }
 };
 
@@ -46,8 +57,9 @@ struct ObservationSpec {
 struct GatewayState {
   int32_t task = 0;
   const int32_t* in_flight = nullptr;  // per model: running + queued
-  const int32_t* queued = nullptr;     // per model; read by extended-v1 only
+  const int32_t* queued = nullptr;     // per model; read by extended-v1 and request-v1
   double arrival_rate_rps = 0.0;
+  int32_t prompt_tokens = 0;           // this request's; read by request-v1
 };
 
 // Writes spec.size() floats to `out`. Preconditions: 0 <= state.task < num_tasks, arrays set.
@@ -59,10 +71,13 @@ inline void EncodeObservation(const ObservationSpec& spec, const GatewayState& s
     *p++ = std::log1p(static_cast<float>(state.in_flight[m])) * batch_norm;
   }
   *p++ = static_cast<float>(std::log1p(state.arrival_rate_rps) / std::log1p(static_cast<double>(spec.rate_scale_rps)));
-  if (spec.encoding == ObservationEncoding::kExtendedV1) {
+  if (UsesQueued(spec.encoding)) {
     for (int32_t m = 0; m < spec.num_models; ++m) {
       *p++ = std::log1p(static_cast<float>(state.queued[m])) * batch_norm;
     }
+  }
+  if (UsesPromptTokens(spec.encoding)) {
+    *p++ = std::log1p(static_cast<float>(state.prompt_tokens)) / std::log1p(kPromptScaleTokens);
   }
 }
 
@@ -91,8 +106,11 @@ class ObservationEncoder {
     float* p = out + spec_.num_tasks;
     for (int32_t m = 0; m < spec_.num_models; ++m) *p++ = CountFeature(state.in_flight[m]);
     *p++ = static_cast<float>(std::log1p(state.arrival_rate_rps) / rate_denominator_);
-    if (spec_.encoding == ObservationEncoding::kExtendedV1) {
+    if (UsesQueued(spec_.encoding)) {
       for (int32_t m = 0; m < spec_.num_models; ++m) *p++ = CountFeature(state.queued[m]);
+    }
+    if (UsesPromptTokens(spec_.encoding)) {
+      *p++ = std::log1p(static_cast<float>(state.prompt_tokens)) / std::log1p(kPromptScaleTokens);
     }
   }
 
@@ -109,7 +127,24 @@ class ObservationEncoder {
 };
 
 inline const char* ToString(ObservationEncoding e) {
-  return e == ObservationEncoding::kExtendedV1 ? "extended-v1" : "paper-v1";
+  switch (e) {
+    case ObservationEncoding::kExtendedV1:
+      return "extended-v1";
+    case ObservationEncoding::kRequestV1:
+      return "request-v1";
+    case ObservationEncoding::kPaperV1:
+      break;
+  }
+  return "paper-v1";
+}
+
+// The encoding a name denotes, or nullopt (names: paper-v1, extended-v1, request-v1).
+inline std::optional<ObservationEncoding> ObservationEncodingFromName(std::string_view name) {
+  for (ObservationEncoding e :
+       {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1, ObservationEncoding::kRequestV1}) {
+    if (name == ToString(e)) return e;
+  }
+  return std::nullopt;
 }
 
 }  // namespace bestserve

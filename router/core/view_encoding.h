@@ -31,7 +31,7 @@ class ViewEncoder {
       in_flight_[m] = view.models[m].in_flight;
       queued_[m] = view.models[m].waiting;
     }
-    const GatewayState state{view.task, in_flight_.data(), queued_.data(), view.arrival_rate_rps};
+    const GatewayState state{view.task, in_flight_.data(), queued_.data(), view.arrival_rate_rps, view.prompt_tokens};
     encoder_.Encode(state, out);
   }
 

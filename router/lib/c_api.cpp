@@ -71,4 +71,14 @@ int bs_router_route(bs_router* router, int task, double now_s, const int32_t* in
   return router != nullptr ? router->router->Route(task, now_s, in_flight, queued) : -1;
 }
 
+int bs_router_decide_prompt(const bs_router* router, int task, int32_t prompt_tokens, const int32_t* in_flight,
+                            const int32_t* queued) {
+  return router != nullptr ? router->router->Decide(task, in_flight, queued, prompt_tokens) : -1;
+}
+
+int bs_router_route_prompt(bs_router* router, int task, int32_t prompt_tokens, double now_s, const int32_t* in_flight,
+                           const int32_t* queued) {
+  return router != nullptr ? router->router->Route(task, now_s, in_flight, queued, prompt_tokens) : -1;
+}
+
 }  // extern "C"

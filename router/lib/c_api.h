@@ -33,6 +33,12 @@ double bs_router_observe_arrival(bs_router* router, double now_s);
 int bs_router_decide(const bs_router* router, int task, const int32_t* in_flight, const int32_t* queued);
 /* bs_router_observe_arrival + bs_router_decide. */
 int bs_router_route(bs_router* router, int task, double now_s, const int32_t* in_flight, const int32_t* queued);
+/* The same with this request's prompt length in tokens (required by request-v1 policies,
+ * ignored by the others). */
+int bs_router_decide_prompt(const bs_router* router, int task, int32_t prompt_tokens, const int32_t* in_flight,
+                            const int32_t* queued);
+int bs_router_route_prompt(bs_router* router, int task, int32_t prompt_tokens, double now_s, const int32_t* in_flight,
+                           const int32_t* queued);
 
 #ifdef __cplusplus
 }

@@ -37,10 +37,12 @@ struct Router::Impl {
   std::atomic<double> rate_rps{0.0};
   size_t scratch_floats = 0;
 
-  int Decide(int task, const int32_t* in_flight, const int32_t* queued, double rate, float* q_out) const {
+  int Decide(int task, const int32_t* in_flight, const int32_t* queued, double rate, int32_t prompt_tokens,
+             float* q_out) const {
     const int models = metadata.observation.num_models;
     if (task < 0 || task >= metadata.observation.num_tasks || in_flight == nullptr) return -1;
-    if (metadata.observation.encoding == ObservationEncoding::kExtendedV1 && queued == nullptr) return -1;
+    if (UsesQueued(metadata.observation.encoding) && queued == nullptr) return -1;
+    if (UsesPromptTokens(metadata.observation.encoding) && prompt_tokens < 0) return -1;
     const size_t needed = static_cast<size_t>(shape.input_size) + scratch_floats + static_cast<size_t>(models);
     std::array<float, kStackFloats> stack_buffer;  // uninitialized on purpose: fully written below
     float* buffer = stack_buffer.data();
@@ -51,7 +53,7 @@ struct Router::Impl {
     }
     float* observation = buffer;
     float* q_values = q_out != nullptr ? q_out : observation + shape.input_size + scratch_floats;
-    const GatewayState state{task, in_flight, queued, rate};
+    const GatewayState state{task, in_flight, queued, rate, prompt_tokens};
     encoder->Encode(state, observation);
     network.Forward(observation, q_values, observation + shape.input_size);
     return GreedyAction(q_values, models);
@@ -59,7 +61,7 @@ struct Router::Impl {
 
   // PackedMlp::kColumns decisions through the batch kernel; entries past `count` are unused.
   void DecideColumns(int count, const int32_t* tasks, const int32_t* in_flight, const int32_t* queued,
-                     const double* rates, int32_t* decisions) const {
+                     const double* rates, const int32_t* prompt_tokens, int32_t* decisions) const {
     constexpr int kC = PackedMlp::kColumns;
     const int models = metadata.observation.num_models;
     const size_t inputs = static_cast<size_t>(shape.input_size);
@@ -79,11 +81,15 @@ struct Router::Impl {
     float* q = scratch + network.column_scratch_floats();
     bool valid[kC] = {};
     for (int c = 0; c < kC; ++c) {
+      const bool needs_prompt = UsesPromptTokens(metadata.observation.encoding);
       valid[c] = c < count && tasks[c] >= 0 && tasks[c] < metadata.observation.num_tasks &&
-                 (queued != nullptr || metadata.observation.encoding != ObservationEncoding::kExtendedV1);
+                 (queued != nullptr || !UsesQueued(metadata.observation.encoding)) &&
+                 (!needs_prompt || (prompt_tokens != nullptr && prompt_tokens[c] >= 0));
       if (valid[c]) {
         const int32_t* queues = queued != nullptr ? queued + static_cast<ptrdiff_t>(c) * models : nullptr;
-        encoder->Encode(GatewayState{tasks[c], in_flight + static_cast<ptrdiff_t>(c) * models, queues, rates[c]}, row);
+        const int32_t prompt = prompt_tokens != nullptr ? prompt_tokens[c] : 0;
+        encoder->Encode(
+            GatewayState{tasks[c], in_flight + static_cast<ptrdiff_t>(c) * models, queues, rates[c], prompt}, row);
       } else {
         std::fill(row, row + inputs, 0.0f);
       }
@@ -193,21 +199,25 @@ double Router::ObserveArrival(double now_s) {
 void Router::SetArrivalRate(double rate_rps) { impl_->rate_rps.store(rate_rps, std::memory_order_relaxed); }
 double Router::arrival_rate_rps() const { return impl_->rate_rps.load(std::memory_order_relaxed); }
 
-int Router::Decide(int task, const int32_t* in_flight, const int32_t* queued) const {
-  return impl_->Decide(task, in_flight, queued, arrival_rate_rps(), nullptr);
+int Router::Decide(int task, const int32_t* in_flight, const int32_t* queued, int32_t prompt_tokens) const {
+  return impl_->Decide(task, in_flight, queued, arrival_rate_rps(), prompt_tokens, nullptr);
 }
 
-int Router::DecideWithRate(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps) const {
-  return impl_->Decide(task, in_flight, queued, rate_rps, nullptr);
+int Router::DecideWithRate(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps,
+                           int32_t prompt_tokens) const {
+  return impl_->Decide(task, in_flight, queued, rate_rps, prompt_tokens, nullptr);
 }
 
-int Router::Route(int task, double now_s, const int32_t* in_flight, const int32_t* queued) {
+int Router::Route(int task, double now_s, const int32_t* in_flight, const int32_t* queued, int32_t prompt_tokens) {
   const double rate = ObserveArrival(now_s);
-  return impl_->Decide(task, in_flight, queued, rate, nullptr);
+  return impl_->Decide(task, in_flight, queued, rate, prompt_tokens, nullptr);
 }
+
+bool Router::needs_queued() const { return UsesQueued(impl_->metadata.observation.encoding); }
+bool Router::needs_prompt_tokens() const { return UsesPromptTokens(impl_->metadata.observation.encoding); }
 
 void Router::DecideBatch(int count, const int32_t* tasks, const int32_t* in_flight, const int32_t* queued,
-                         const double* rates, int32_t* models) const {
+                         const double* rates, int32_t* models, const int32_t* prompt_tokens) const {
   if (in_flight == nullptr) {
     std::fill(models, models + std::max(count, 0), -1);
     return;
@@ -215,13 +225,13 @@ void Router::DecideBatch(int count, const int32_t* tasks, const int32_t* in_flig
   const ptrdiff_t m = num_models();
   for (int i = 0; i < count; i += PackedMlp::kColumns) {
     impl_->DecideColumns(count - i, tasks + i, in_flight + i * m, queued != nullptr ? queued + i * m : nullptr,
-                         rates + i, models + i);
+                         rates + i, prompt_tokens != nullptr ? prompt_tokens + i : nullptr, models + i);
   }
 }
 
 void Router::QValues(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps,
-                     float* q_values) const {
-  impl_->Decide(task, in_flight, queued, rate_rps, q_values);
+                     float* q_values, int32_t prompt_tokens) const {
+  impl_->Decide(task, in_flight, queued, rate_rps, prompt_tokens, q_values);
 }
 
 }  // namespace bestserve

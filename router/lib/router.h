@@ -47,11 +47,15 @@ class Router {
   const std::vector<std::string>& task_names() const;
   // The index of a task name, or -1.
   int TaskIndex(std::string_view name) const;
-  // Inputs the network takes (for batch buffers); "paper-v1" or "extended-v1".
+  // Inputs the network takes (for batch buffers); "paper-v1", "extended-v1" or "request-v1".
   int observation_size() const;
   const std::string& observation_encoding() const;
   // The estimator the policy was trained with: "last_k(k=5)", "ewma(half_life_s=1)", "true".
   const std::string& rate_estimator() const;
+  // What a decision needs besides the task and in-flight counts: the per-model queued counts
+  // (extended-v1, request-v1) and this request's prompt length in tokens (request-v1).
+  bool needs_queued() const;
+  bool needs_prompt_tokens() const;
 
   // Records an arrival at gateway time `now_s` (seconds, non-decreasing) and returns the new
   // rate estimate (requests/s). With a "true"-rate policy, use SetArrivalRate instead.
@@ -61,19 +65,24 @@ class Router {
   double arrival_rate_rps() const;
 
   // The model for a request of `task` given the per-model in-flight counts (running + queued,
-  // num_models() entries) and, for extended-v1 policies, the per-model queued counts (else
-  // nullptr). Uses the current rate estimate. Returns -1 on an invalid task or null counts.
-  int Decide(int task, const int32_t* in_flight, const int32_t* queued = nullptr) const;
+  // num_models() entries), for extended-v1 and request-v1 policies the per-model queued counts
+  // (else nullptr), and for request-v1 policies the request's prompt tokens (else -1). Uses the
+  // current rate estimate. Returns -1 on an invalid task or a missing input the policy needs.
+  int Decide(int task, const int32_t* in_flight, const int32_t* queued = nullptr, int32_t prompt_tokens = -1) const;
   // The same with an explicit rate estimate.
-  int DecideWithRate(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps) const;
+  int DecideWithRate(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps,
+                     int32_t prompt_tokens = -1) const;
   // ObserveArrival(now_s), then Decide.
-  int Route(int task, double now_s, const int32_t* in_flight, const int32_t* queued = nullptr);
+  int Route(int task, double now_s, const int32_t* in_flight, const int32_t* queued = nullptr,
+            int32_t prompt_tokens = -1);
   // `count` decisions at once: tasks[i], in_flight[i * num_models() ...], queued likewise (or
-  // nullptr), rates[i]; models[i] receives each decision (-1 where invalid).
+  // nullptr), rates[i], prompt_tokens[i] (or nullptr); models[i] receives each decision (-1
+  // where invalid).
   void DecideBatch(int count, const int32_t* tasks, const int32_t* in_flight, const int32_t* queued,
-                   const double* rates, int32_t* models) const;
+                   const double* rates, int32_t* models, const int32_t* prompt_tokens = nullptr) const;
   // The Q-values (num_models() floats) behind a decision, for diagnostics.
-  void QValues(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps, float* q_values) const;
+  void QValues(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps, float* q_values,
+               int32_t prompt_tokens = -1) const;
 
  private:
   struct Impl;

@@ -77,12 +77,10 @@ std::string DecodePolicyMetadata(const MetadataEntries& entries, PolicyMetadata*
     if (Find(entries, key) == nullptr) return std::string("missing metadata key '") + key + "'";
   }
   const std::string& encoding = *Find(entries, "observation.encoding");
-  if (encoding == "paper-v1") {
-    m.observation.encoding = ObservationEncoding::kPaperV1;
-  } else if (encoding == "extended-v1") {
-    m.observation.encoding = ObservationEncoding::kExtendedV1;
+  if (const auto known = ObservationEncodingFromName(encoding)) {
+    m.observation.encoding = *known;
   } else {
-    return "unknown observation.encoding '" + encoding + "' (known: paper-v1, extended-v1)";
+    return "unknown observation.encoding '" + encoding + "' (known: paper-v1, extended-v1, request-v1)";
   }
   double value = 0.0;
   if (!ParseDouble(*Find(entries, "observation.in_flight_scale"), &value) || !(value > 0.0)) {

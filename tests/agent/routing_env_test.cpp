@@ -1,6 +1,7 @@
 // The simulator-backed environment: shapes, credit assignment and determinism.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <map>
 
 #include "agent/env/routing_env.h"
@@ -106,6 +107,25 @@ TEST_CASE("episodes are reproducible from their seed and differ across seeds", "
     REQUIRE(a.in_order[i].reward == b.in_order[i].reward);
   }
   CHECK(a.observations != c.observations);
+}
+
+TEST_CASE("a request-v1 observation ends with the pending request's own prompt length", "[env]") {
+  const Scenario scenario = PaperScenario(4.0, 30.0);
+  RoutingEnvSettings settings;
+  settings.observation.encoding = ObservationEncoding::kRequestV1;
+  RoutingEnvironment env(scenario, nullptr, settings);
+  REQUIRE(env.spec().observation_size == 4 + 2 * 3 + 2);
+  std::vector<float> obs = env.Reset(3);
+  int checked = 0;
+  for (int step = 0; step < 60; ++step) {
+    const double expected = std::log1p(static_cast<double>(env.simulator().pending().prompt_tokens)) / std::log1p(2048.0);
+    CHECK(obs.back() == Approx(expected).epsilon(1e-6));
+    ++checked;
+    StepResult r = env.Step(step % 3);
+    if (r.episode_over) break;
+    obs = r.observation;
+  }
+  CHECK(checked == 60);
 }
 
 TEST_CASE("episode_requests cuts the training workload", "[env]") {

@@ -3,7 +3,9 @@
 // rates from zero to far beyond the scale, for both encodings and non-default scales.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "common/rng.h"
@@ -20,7 +22,8 @@ bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
 }  // namespace
 
 TEST_CASE("the precomputed observation encoder writes the reference encoding's exact bits", "[router]") {
-  for (const ObservationEncoding encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1}) {
+  for (const ObservationEncoding encoding :
+       {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1, ObservationEncoding::kRequestV1}) {
     for (const float scale : {64.0f, 10.0f, 1000.0f}) {
       ObservationSpec spec;
       spec.encoding = encoding;
@@ -38,7 +41,7 @@ TEST_CASE("the precomputed observation encoder writes the reference encoding's e
         const int32_t in_flight[3] = {c, (c * 7) % 5000, 0};
         const int32_t queued[3] = {0, c, (c * 13) % 1500};
         const double rate = c % 5 == 0 ? 0.0 : rng.Uniform(0.0, 500.0);
-        const GatewayState state{c & 3, in_flight, queued, rate};
+        const GatewayState state{c & 3, in_flight, queued, rate, c < 0 ? 0 : c * 3};
         EncodeObservation(spec, state, reference.data());
         encoder.Encode(state, fast.data());
         if (!SameBits(reference, fast)) ++mismatches;
@@ -46,4 +49,28 @@ TEST_CASE("the precomputed observation encoder writes the reference encoding's e
       CHECK(mismatches == 0);
     }
   }
+}
+
+TEST_CASE("request-v1 is extended-v1 plus log1p(prompt tokens) / log1p(2048)", "[router]") {
+  ObservationSpec extended;
+  extended.encoding = ObservationEncoding::kExtendedV1;
+  extended.num_tasks = 4;
+  extended.num_models = 3;
+  ObservationSpec request = extended;
+  request.encoding = ObservationEncoding::kRequestV1;
+  REQUIRE(request.size() == extended.size() + 1);
+  REQUIRE(request.size() == 4 + 2 * 3 + 2);
+  const int32_t in_flight[3] = {3, 0, 17};
+  const int32_t queued[3] = {1, 0, 9};
+  for (const int32_t prompt : {0, 1, 30, 2048, 3000, 100000}) {
+    INFO("prompt " << prompt);
+    std::vector<float> a(static_cast<size_t>(extended.size())), b(static_cast<size_t>(request.size()));
+    EncodeObservation(extended, GatewayState{2, in_flight, queued, 4.5, prompt}, a.data());
+    EncodeObservation(request, GatewayState{2, in_flight, queued, 4.5, prompt}, b.data());
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    CHECK(b.back() == Approx(std::log1p(static_cast<double>(prompt)) / std::log1p(2048.0)).epsilon(1e-6));
+  }
+  CHECK(ObservationEncodingFromName("request-v1") == ObservationEncoding::kRequestV1);
+  CHECK(std::string(ToString(ObservationEncoding::kRequestV1)) == "request-v1");
+  CHECK_FALSE(ObservationEncodingFromName("request-v2").has_value());
 }

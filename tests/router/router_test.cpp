@@ -23,10 +23,13 @@ struct RandomState {
   std::vector<int32_t> in_flight;
   std::vector<int32_t> queued;
   double rate;
+  int32_t prompt_tokens = 0;
 };
 
 RandomState Draw(Rng& rng) {
   RandomState s{static_cast<int>(rng.UniformIndex(4)), {}, {}, 0.0};
+  // Prompts from a few tokens to past OPT's window (request-v1 reads them; the others do not).
+  s.prompt_tokens = static_cast<int32_t>(std::exp(rng.Uniform(0.0, std::log(8000.0))));
   for (int m = 0; m < 3; ++m) {
     // Mostly small batches (where decisions are made), sometimes bursts.
     const int32_t queued = rng.Bernoulli(0.2) ? static_cast<int32_t>(rng.UniformIndex(50)) : 0;
@@ -45,7 +48,8 @@ std::string TempPath(const std::string& name) {
 
 TEST_CASE("router decisions equal the trainer's greedy decisions on 100,000 random observations",
           "[router]") {
-  for (auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1}) {
+  for (auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1, ObservationEncoding::kRequestV1}) {
+    INFO("encoding " << ToString(encoding));
     const PolicyWeights w = testing::RandomRoutingPolicy(1, {256}, encoding);
     const auto router = Router::FromBytes(EncodePolicyWeights(w), "random policy");
     const MlpPolicy trainer(w.shape, w.parameters);
@@ -59,13 +63,14 @@ TEST_CASE("router decisions equal the trainer's greedy decisions on 100,000 rand
     std::vector<int> chosen(3, 0);
     for (int i = 0; i < 100000; ++i) {
       const RandomState s = Draw(rng);
-      EncodeObservation(metadata.observation, GatewayState{s.task, s.in_flight.data(), s.queued.data(), s.rate},
+      EncodeObservation(metadata.observation,
+                        GatewayState{s.task, s.in_flight.data(), s.queued.data(), s.rate, s.prompt_tokens},
                         observation.data());
       const int expected = trainer.Act(observation);
-      const int got = router->DecideWithRate(s.task, s.in_flight.data(), s.queued.data(), s.rate);
+      const int got = router->DecideWithRate(s.task, s.in_flight.data(), s.queued.data(), s.rate, s.prompt_tokens);
       // Not just the argmax: the Q-values themselves are the same bits.
       trainer.QValues(observation.data(), q_trainer.data(), scratch.data());
-      router->QValues(s.task, s.in_flight.data(), s.queued.data(), s.rate, q_router.data());
+      router->QValues(s.task, s.in_flight.data(), s.queued.data(), s.rate, q_router.data(), s.prompt_tokens);
       q_differences += std::memcmp(q_trainer.data(), q_router.data(), 3 * sizeof(float)) != 0 ? 1 : 0;
       disagreements += expected != got ? 1 : 0;
       ++chosen[static_cast<size_t>(got)];
@@ -223,6 +228,33 @@ TEST_CASE("the C API agrees with the C++ API", "[router][c-api]") {
   bs_router_free(c);
   CHECK(bs_router_load("/no/such/file", error, sizeof(error)) == nullptr);
   CHECK_THAT(std::string(error), Catch::Contains("/no/such/file: cannot open"));
+  std::filesystem::remove(file);
+
+  // A request-v1 policy: the prompt-taking calls agree with C++, and a decision without the
+  // queued counts or the prompt length is refused (-1), not made on a guess.
+  SavePolicyWeights(file, testing::RandomRoutingPolicy(7, {64}, ObservationEncoding::kRequestV1));
+  c = bs_router_load(file.c_str(), error, sizeof(error));
+  REQUIRE(c != nullptr);
+  cpp = Router::Load(file);
+  CHECK(cpp->needs_prompt_tokens());
+  CHECK(cpp->needs_queued());
+  std::vector<int> chosen(3, 0);
+  for (int i = 0; i < 20000; ++i) {
+    const RandomState s = Draw(rng);
+    t += rng.Exponential(5.0);
+    const int got = bs_router_route_prompt(c, s.task, s.prompt_tokens, t, s.in_flight.data(), s.queued.data());
+    REQUIRE(got == cpp->Route(s.task, t, s.in_flight.data(), s.queued.data(), s.prompt_tokens));
+    REQUIRE(bs_router_decide_prompt(c, s.task, s.prompt_tokens, s.in_flight.data(), s.queued.data()) ==
+            cpp->Decide(s.task, s.in_flight.data(), s.queued.data(), s.prompt_tokens));
+    ++chosen[static_cast<size_t>(got)];
+  }
+  CHECK(std::count_if(chosen.begin(), chosen.end(), [](int n) { return n > 500; }) >= 2);
+  const RandomState s = Draw(rng);
+  CHECK(bs_router_decide(c, s.task, s.in_flight.data(), s.queued.data()) == -1);  // no prompt length
+  CHECK(bs_router_decide_prompt(c, s.task, 100, s.in_flight.data(), nullptr) == -1);
+  CHECK(bs_router_decide_prompt(c, s.task, -1, s.in_flight.data(), s.queued.data()) == -1);
+  CHECK(bs_router_decide_prompt(c, s.task, 100, s.in_flight.data(), s.queued.data()) >= 0);
+  bs_router_free(c);
   std::filesystem::remove(file);
 }
 

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -12,6 +13,8 @@
 #include "scenario/scenario.h"
 #include "serve/emulator.h"
 #include "serve/gateway.h"
+#include "router/policy/policy_io.h"
+#include "tests/router/router_fixtures.h"
 
 namespace bestserve::serve {
 namespace {
@@ -286,6 +289,43 @@ TEST_CASE("the gateway routes, rewrites the model field and names its choice", "
     ++backends_seen;
   }
   CHECK(backends_seen == 6);
+}
+
+TEST_CASE("an exported request-v1 policy routes on the prompt's length through the gateway", "[serve][gateway]") {
+  // A linear policy by hand: Q(opt-6.7b) = 1 - 2 x prompt feature, Q(opt-125m) = 0, Q(opt-1.3b)
+  // = -1. The feature log1p(tokens) / log1p(2048) is 0.18 for a 3-token prompt (-> opt-6.7b)
+  // and 0.75 for 300 tokens (-> opt-125m). Before the gateway passed queued counts and the
+  // prompt length, every request to such a policy (or to an extended-v1 one) failed with 503.
+  PolicyWeights w = testing::RandomRoutingPolicy(1, {}, ObservationEncoding::kRequestV1);
+  REQUIRE(w.shape.num_layers() == 1);
+  std::fill(w.parameters.begin(), w.parameters.end(), 0.0f);
+  const size_t inputs = static_cast<size_t>(w.shape.input_size);
+  w.parameters[w.shape.WeightOffset(0) + 2 * inputs + (inputs - 1)] = -2.0f;
+  w.parameters[w.shape.BiasOffset(0) + 2] = 1.0f;
+  w.parameters[w.shape.BiasOffset(0) + 1] = -1.0f;
+  const std::string policy = (std::filesystem::temp_directory_path() / "bestserve_serve_request_v1.bsp").string();
+  SavePolicyWeights(policy, w);
+  Loop loop;
+  Box box(loop, "", [&](GatewayConfig& c) {
+    c.router_spec.clear();
+    c.policy_path = policy;
+  });
+  std::string long_prompt = "[1";
+  for (int i = 1; i < 300; ++i) long_prompt += ",1";
+  long_prompt += "]";
+  for (int round = 0; round < 2; ++round) {
+    const Reply short_reply = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":[5,6,7],"max_tokens":2})"));
+    REQUIRE(short_reply.status == 200);
+    CHECK(short_reply.model_header == "opt-6.7b");
+    const Reply long_reply = loop.Run(
+        Post(box.port, "/v1/completions", R"({"model":"opt","prompt":)" + long_prompt + R"(,"max_tokens":2})"));
+    REQUIRE(long_reply.status == 200);
+    CHECK(long_reply.model_header == "opt-125m");
+  }
+  const std::string metrics = loop.Run(Get(box.port, "/metrics")).body;
+  CHECK(metrics.find("bestserve_gateway_decisions_total{model=\"opt-6.7b\",reason=\"router\"} 2") != std::string::npos);
+  CHECK(metrics.find("bestserve_gateway_decisions_total{model=\"opt-125m\",reason=\"router\"} 2") != std::string::npos);
+  std::filesystem::remove(policy);
 }
 
 TEST_CASE("bad requests get OpenAI-style errors and the gateway keeps serving", "[serve][gateway][bad-input]") {
