@@ -51,7 +51,12 @@ void TwoPartRunner::Run(PartFunction function, void* context) {
   generation_.store(ticket, std::memory_order_release);
   generation_.notify_one();
   function(context, 0);
-  // The helper's part is as long as ours: it is about to finish, so spin.
+  uint64_t unclaimed = ticket - 1;
+  if (claimed_.compare_exchange_strong(unclaimed, ticket, std::memory_order_acq_rel)) {
+    function(context, 1);  // the helper has not started it: do it here
+    return;
+  }
+  // The helper took part 1 when we did part 0: it is about to finish, so spin.
   while (done_.load(std::memory_order_acquire) != ticket) CpuRelax();
 }
 
@@ -71,8 +76,10 @@ void TwoPartRunner::HelperLoop() {
     }
     if (stop_) return;
     seen = current;
+    uint64_t unclaimed = current - 1;
+    if (!claimed_.compare_exchange_strong(unclaimed, current, std::memory_order_acq_rel)) continue;
     function_(context_, 1);
-    done_.store(seen, std::memory_order_release);
+    done_.store(current, std::memory_order_release);
   }
 }
 

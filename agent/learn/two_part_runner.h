@@ -6,9 +6,12 @@
 // parts run one after the other (threads = 1) or at once (threads = 2): training gives the same
 // bits for either thread count.
 //
-// Hand-off cost matters: an update of the paper's network takes ~0.3 ms and has two parallel
+// Hand-off cost matters: an update of the paper's network takes ~0.3 ms and has three parallel
 // passes, so the helper spins on an atomic for a while after each part (the trainer calls
 // again within microseconds while it trains) before it sleeps on a futex (std::atomic::wait).
+// A part is claimed before it runs: when the caller finishes part 0 and the helper has not yet
+// claimed part 1 (descheduled on a busy machine, or asleep), the caller runs part 1 itself, so
+// two threads are never slower than one by more than the hand-off.
 #pragma once
 
 #include <atomic>
@@ -47,6 +50,7 @@ class TwoPartRunner {
   // Odd values hand the helper a part; the helper answers by setting done_ to the same value.
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> done_{0};
+  std::atomic<uint64_t> claimed_{0};  // the last ticket whose part 1 someone took
   bool stop_ = false;
   std::thread helper_;
 };
