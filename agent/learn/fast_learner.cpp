@@ -432,6 +432,11 @@ class FastLearner final : public QLearner {
 
   UpdateStats Update(const TransitionBatch& batch) override {
     ++adam_step_;
+    // The step's bias corrections, once per update (AdamOn runs on several parameter ranges).
+    const double bias_correction1 = 1.0 - std::pow(hp_.adam_beta1, static_cast<double>(adam_step_));
+    const double bias_correction2 = 1.0 - std::pow(hp_.adam_beta2, static_cast<double>(adam_step_));
+    adam_sqrt_bias_correction2_ = static_cast<float>(std::sqrt(bias_correction2));
+    adam_step_size_ = static_cast<float>(hp_.learning_rate / bias_correction1);
     const UpdateStats stats = LossAndGradients(batch, /*adam=*/true);
     if (!split_) {
       AdamOn(0, online_.size());
@@ -472,13 +477,10 @@ class FastLearner final : public QLearner {
   // Adam (step adam_step_) on parameters [begin, end): element by element, so any partition of
   // the parameters gives the same bits.
   void AdamOn(size_t begin, size_t end) {
-    const double bias_correction1 = 1.0 - std::pow(hp_.adam_beta1, static_cast<double>(adam_step_));
-    const double bias_correction2 = 1.0 - std::pow(hp_.adam_beta2, static_cast<double>(adam_step_));
     AdamUpdate(end - begin, gradients_.data() + begin, static_cast<float>(hp_.adam_beta1),
                static_cast<float>(1.0 - hp_.adam_beta1), static_cast<float>(hp_.adam_beta2),
-               static_cast<float>(1.0 - hp_.adam_beta2),
-               static_cast<float>(std::sqrt(bias_correction2)), static_cast<float>(hp_.adam_eps),
-               static_cast<float>(hp_.learning_rate / bias_correction1), online_.data() + begin,
+               static_cast<float>(1.0 - hp_.adam_beta2), adam_sqrt_bias_correction2_,
+               static_cast<float>(hp_.adam_eps), adam_step_size_, online_.data() + begin,
                adam_m_.data() + begin, adam_v_.data() + begin);
   }
 
@@ -848,6 +850,8 @@ class FastLearner final : public QLearner {
   Buffer adam_m_;
   Buffer adam_v_;
   int64_t adam_step_ = 0;
+  float adam_sqrt_bias_correction2_ = 1.0f;  // of step adam_step_, set by Update
+  float adam_step_size_ = 0.0f;
 
   // Scratch, sized by Reserve() and the constructor.
   int reserved_batch_ = -1;

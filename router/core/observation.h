@@ -41,6 +41,12 @@ inline constexpr float kPromptScaleTokens = 2048.0f;
 inline bool UsesQueued(ObservationEncoding e) { return e != ObservationEncoding::kPaperV1; }
 inline bool UsesPromptTokens(ObservationEncoding e) { return e == ObservationEncoding::kRequestV1; }
 
+// request-v1's prompt feature, log1p(tokens) / log1p(kPromptScaleTokens), in float.
+inline float PromptFeature(int32_t prompt_tokens) {
+  static const float denominator = std::log1p(kPromptScaleTokens);
+  return std::log1p(static_cast<float>(prompt_tokens)) / denominator;
+}
+
 struct ObservationSpec {
   ObservationEncoding encoding = ObservationEncoding::kPaperV1;
   int32_t num_tasks = 0;
@@ -76,9 +82,7 @@ inline void EncodeObservation(const ObservationSpec& spec, const GatewayState& s
       *p++ = std::log1p(static_cast<float>(state.queued[m])) * batch_norm;
     }
   }
-  if (UsesPromptTokens(spec.encoding)) {
-    *p++ = std::log1p(static_cast<float>(state.prompt_tokens)) / std::log1p(kPromptScaleTokens);
-  }
+  if (UsesPromptTokens(spec.encoding)) *p++ = PromptFeature(state.prompt_tokens);
 }
 
 // EncodeObservation with its constants computed once: the two scales' logarithms, and the
@@ -109,9 +113,7 @@ class ObservationEncoder {
     if (UsesQueued(spec_.encoding)) {
       for (int32_t m = 0; m < spec_.num_models; ++m) *p++ = CountFeature(state.queued[m]);
     }
-    if (UsesPromptTokens(spec_.encoding)) {
-      *p++ = std::log1p(static_cast<float>(state.prompt_tokens)) / std::log1p(kPromptScaleTokens);
-    }
+    if (UsesPromptTokens(spec_.encoding)) *p++ = PromptFeature(state.prompt_tokens);
   }
 
  private:
