@@ -91,7 +91,7 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
     }
     return total / static_cast<double>(validation.size());
   };
-  hooks.on_checkpoint = [&](const std::string&, int64_t) { write_curve(); };
+  hooks.before_checkpoint = [&](const std::string&, int64_t) { write_curve(); };
   hooks.on_progress = [&](const TrainingProgress& p) {
     if (options.progress) options.progress(p.iteration, p.total_iterations);
     log(fmt::format("iteration {}/{} ({:.1f}%) | {:.0f} it/s | ETA {} | epsilon {:.3f} | loss {:.5f} | "

@@ -239,8 +239,8 @@ void Trainer::AfterIteration() {
     if (hooks_.on_curve_row) hooks_.on_curve_row(row);
   }
   if (!checkpoint_path_.empty() && due(settings_.checkpoint_every_iterations)) {
+    if (hooks_.before_checkpoint) hooks_.before_checkpoint(checkpoint_path_, iteration_);
     SaveCheckpoint(checkpoint_path_);
-    if (hooks_.on_checkpoint) hooks_.on_checkpoint(checkpoint_path_, iteration_);
   }
   if (due(settings_.progress_every_iterations)) {
     TrainingProgress progress;

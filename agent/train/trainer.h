@@ -104,8 +104,10 @@ struct TrainerHooks {
   std::function<double(const PolicySnapshot&)> evaluate;
   // Called when an evaluation beats every earlier one (the caller writes best.bsw).
   std::function<void(const PolicySnapshot&, double score)> on_new_best;
-  // Called after a checkpoint file was written.
-  std::function<void(const std::string& path, int64_t iteration)> on_checkpoint;
+  // Called just before a checkpoint file is written, so that whatever the caller keeps beside the
+  // checkpoint (the curve) is on disk first: a kill between the two then leaves the extra rows,
+  // which a resume drops, rather than a checkpoint newer than the curve, whose rows would be lost.
+  std::function<void(const std::string& path, int64_t iteration)> before_checkpoint;
   // Monotonic seconds, for iterations/s and ETA only (library code reads no clock itself).
   std::function<double()> clock_seconds;
 };

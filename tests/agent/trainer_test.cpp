@@ -186,6 +186,31 @@ TEST_CASE("Kill and resume from a checkpoint ends bit-identical to an uninterrup
   std::filesystem::remove(path);
 }
 
+// The caller's curve goes to disk before each checkpoint: were it the other way round, a kill
+// between the two would leave a checkpoint newer than the curve, and the resumed run would lack
+// the rows in between (a crash-safety run in CI once lost rows 1300-1500 that way).
+TEST_CASE("before_checkpoint runs while the previous checkpoint is still the one on disk", "[agent]") {
+  const std::string path = TempPath("order.ckpt");
+  std::filesystem::remove(path);
+  DelayedRoutingToy env;
+  std::vector<std::pair<int64_t, int64_t>> calls;  // (checkpoint about to be written, one on disk)
+  TrainerHooks hooks;
+  hooks.before_checkpoint = [&](const std::string& at, int64_t iteration) {
+    int64_t on_disk = -1;
+    if (std::filesystem::exists(at)) {
+      DelayedRoutingToy probe_env;
+      Trainer probe(TinySettings(), 3, probe_env, MakeFastLearner, {}, "");
+      probe.Resume(at);
+      on_disk = probe.iteration();
+    }
+    calls.emplace_back(iteration, on_disk);
+  };
+  Trainer trainer(TinySettings(), 3, env, MakeFastLearner, hooks, path);
+  trainer.Run(300);
+  CHECK(calls == std::vector<std::pair<int64_t, int64_t>>{{100, -1}, {200, 100}, {300, 200}});
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("Resuming with different settings or seed is refused, naming the difference", "[agent]") {
   const std::string path = TempPath("mismatch.ckpt");
   DelayedRoutingToy env;
