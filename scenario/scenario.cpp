@@ -82,6 +82,7 @@ void FillDefaults(YAML::Node root, const Scenario& s) {
   SetDefault(soft, "penalty_per_ms", Num(s.deadline.penalty_per_ms));
   SetDefault(soft, "cutoff_fraction", Num(s.deadline.cutoff_fraction));
   SetDefault(soft, "half_life_ms", Num(s.deadline.half_life_ms));
+  SetDefault(soft, "lateness", ToString(s.deadline.soft_lateness));
   YAML::Node metrics = root["metrics"];
   SetDefault(metrics, "window", Num(s.metrics.window));
   SetDefault(metrics, "selection_bin_requests", Num(s.metrics.selection_bin_requests));

@@ -141,7 +141,7 @@ class LoadRun {
       rec.finished = true;
       const double latency = rec.completion_s - r.arrival_s;
       const double quality = scenario_.quality[static_cast<size_t>(r.task)][static_cast<size_t>(model)];
-      rec.reward = ComputeReward(scenario_.deadline, quality, latency, r.deadline_s);
+      rec.reward = ComputeEndToEndReward(scenario_.deadline, quality, latency, r.deadline_s, r.output_tokens);
       rec.deadline_met = latency <= r.deadline_s;
     } catch (const std::exception& e) {
       Fail(index, Elapsed(), timed_out ? std::string("timed out") : std::string(e.what()), false);

@@ -21,6 +21,10 @@ const char* ToString(SoftShape shape) {
   return "?";
 }
 
+const char* ToString(SoftLateness lateness) {
+  return lateness == SoftLateness::kPerOutputToken ? "per_output_token" : "end_to_end";
+}
+
 DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
   section.CheckKeys({"ms_per_token", "base_ms", "reward", "soft", "ttft_ms", "tpot_ms"});
   DeadlineSpec spec;
@@ -37,7 +41,7 @@ DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
   if (section.Has("ttft_ms")) spec.ttft_slo_ms = section.GetPositiveDouble("ttft_ms");
   if (section.Has("tpot_ms")) spec.tpot_slo_ms = section.GetPositiveDouble("tpot_ms");
   if (auto soft = section.MaybeChild("soft")) {
-    soft->CheckKeys({"shape", "penalty_per_ms", "cutoff_fraction", "half_life_ms"});
+    soft->CheckKeys({"shape", "penalty_per_ms", "cutoff_fraction", "half_life_ms", "lateness"});
     const std::string shape = soft->GetString("shape", "percent_per_ms");
     if (shape == "percent_per_ms") {
       spec.soft_shape = SoftShape::kPercentPerMs;
@@ -52,6 +56,15 @@ DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
     spec.penalty_per_ms = soft->GetNonNegativeDouble("penalty_per_ms", spec.penalty_per_ms);
     spec.cutoff_fraction = soft->GetNonNegativeDouble("cutoff_fraction", spec.cutoff_fraction);
     spec.half_life_ms = soft->GetPositiveDouble("half_life_ms", spec.half_life_ms);
+    const std::string lateness = soft->GetString("lateness", "end_to_end");
+    if (lateness == "end_to_end") {
+      spec.soft_lateness = SoftLateness::kEndToEnd;
+    } else if (lateness == "per_output_token") {
+      spec.soft_lateness = SoftLateness::kPerOutputToken;
+    } else {
+      soft->Child("lateness").Fail(
+          fmt::format("unknown lateness '{}'; valid: end_to_end, per_output_token", lateness));
+    }
   }
   return spec;
 }
@@ -90,6 +103,18 @@ double ComputeReward(const DeadlineSpec& spec, double quality, double latency_s,
   return 0.0;
 }
 
+double ComputeEndToEndReward(const DeadlineSpec& spec, double quality, double latency_s, double deadline_s,
+                             int32_t output_tokens) {
+  // Met, hard, or read end to end: the one-deadline rule as it stands (same bits as before the
+  // per-token reading existed). Only the soft lateness of a late request is read per token.
+  if (latency_s <= deadline_s || spec.reward == RewardKind::kHard ||
+      spec.soft_lateness == SoftLateness::kEndToEnd || output_tokens <= 1) {
+    return ComputeReward(spec, quality, latency_s, deadline_s);
+  }
+  const double tokens = static_cast<double>(output_tokens);
+  return ComputeReward(spec, quality, latency_s / tokens, deadline_s / tokens);
+}
+
 bool MeetsDeadlines(const DeadlineSpec& spec, const ServedLatencies& l, double deadline_s) {
   if (!(l.e2e_s <= deadline_s)) return false;
   if (!std::isnan(spec.ttft_slo_ms) && !(l.ttft_s <= spec.ttft_slo_ms * 1e-3)) return false;
@@ -104,8 +129,8 @@ double ComputeSloReward(const DeadlineSpec& spec, double quality, const ServedLa
                         double deadline_s) {
   // Each deadline's factor is the one-deadline reward of quality 1: the shapes stay defined in
   // ComputeReward alone.
-  double factor = ComputeReward(spec, 1.0, l.e2e_s, deadline_s);
-  if (!spec.has_slos()) return ComputeReward(spec, quality, l.e2e_s, deadline_s);
+  double factor = ComputeEndToEndReward(spec, 1.0, l.e2e_s, deadline_s, l.output_tokens);
+  if (!spec.has_slos()) return ComputeEndToEndReward(spec, quality, l.e2e_s, deadline_s, l.output_tokens);
   if (!std::isnan(spec.ttft_slo_ms)) {
     factor = std::min(factor, ComputeReward(spec, 1.0, l.ttft_s, spec.ttft_slo_ms * 1e-3));
   }

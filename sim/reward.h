@@ -1,30 +1,40 @@
 // Deadlines and rewards: the one place a request's reward is defined.
 //
 // Config section `deadline`:
+// clang-format off
 //
-//   | key                      | meaning                                                 | default
-//   |
-//   |--------------------------|---------------------------------------------------------|---------|
-//   | ms_per_token             | deadline per output token, end to end (arrival to last | 40      |
-//   |                          |   token); a task's deadline_ms_per_token overrides it   | | |
-//   base_ms                  | fixed allowance added to every deadline                 | 0       |
-//   | reward                   | hard | soft                                             | hard |
-//   | soft.shape               | percent_per_ms | linear_to_cutoff | exponential          |
-//   percent_per_ms | | soft.penalty_per_ms      | percent_per_ms: fraction of the reward lost per
-//   ms late | 0.01    | | soft.cutoff_fraction     | reward is 0 once lateness exceeds this
-//   fraction of the  | 0.10    | |                          |   deadline |         | |
-//   soft.half_life_ms        | exponential: lateness that halves the reward            | 10      |
-//   | ttft_ms                  | TTFT SLO: a deadline on the first token (arrival to     | none |
-//   |                          |   first token), beside the end-to-end one               | | |
-//   tpot_ms                  | TPOT SLO: a deadline on the mean time per output token  | none    |
-//   |                          |   after the first ((last - first token) / (output - 1)); | | | |
-//   a one-token output has no TPOT and always meets it    |         |
+//   | key                  | meaning                                                          | default        |
+//   |----------------------|------------------------------------------------------------------|----------------|
+//   | ms_per_token         | deadline per output token, end to end (arrival to last token);   | 40             |
+//   |                      |   a task's deadline_ms_per_token overrides it                    |                |
+//   | base_ms              | fixed allowance added to every deadline                          | 0              |
+//   | reward               | hard / soft                                                      | hard           |
+//   | soft.shape           | percent_per_ms / linear_to_cutoff / exponential                  | percent_per_ms |
+//   | soft.penalty_per_ms  | percent_per_ms: fraction of the reward lost per ms late          | 0.01           |
+//   | soft.cutoff_fraction | reward is 0 once lateness exceeds this fraction of the deadline  | 0.10           |
+//   | soft.half_life_ms    | exponential: lateness that halves the reward                     | 10             |
+//   | soft.lateness        | end_to_end / per_output_token: how the soft reward reads the     | end_to_end     |
+//   |                      |   end-to-end deadline (below)                                    |                |
+//   | ttft_ms              | TTFT SLO: a deadline on the first token (arrival to first        | none           |
+//   |                      |   token), beside the end-to-end one                              |                |
+//   | tpot_ms              | TPOT SLO: a deadline on the mean time per output token after the | none           |
+//   |                      |   first ((last - first token) / (output - 1)); a one-token       |                |
+//   |                      |   output has no TPOT and always meets it                         |                |
 //
+// clang-format on
 // Hard (paper): reward = A[task][model] if latency <= deadline, else 0.
 // Soft (paper, "percent_per_ms"): reward = A * max(0, 1 - 0.01 * late_ms) while
 // late_ms <= 0.1 * deadline_ms, and 0 once lateness exceeds 10% of the deadline.
 // linear_to_cutoff: A * (1 - late / (cutoff * deadline)); exponential: A * 2^(-late/half_life),
 // both also 0 past the cutoff.
+//
+// The paper states deadlines in ms per output token and the soft penalty in "% per ms", without
+// saying which milliseconds. `soft.lateness` chooses: end_to_end (the default, the reading every
+// earlier result used) counts the ms by which the whole request is late; per_output_token counts
+// the ms by which its time per output token (latency / output tokens, the quantity the deadline
+// is stated in) exceeds the per-token deadline, i.e. the end-to-end lateness divided by the
+// output length. The cutoff (a fraction of the deadline) and the hard reward are the same under
+// both; per token, long answers lose reward more slowly for the same total delay.
 //
 // With TTFT / TPOT SLOs (DistServe's "SLO attainment" as a reward): a request meets its deadline
 // only if it meets every deadline it has (end to end, and each SLO set). Hard: A if all are met,
@@ -43,6 +53,7 @@ namespace bestserve {
 
 enum class RewardKind { kHard, kSoft };
 enum class SoftShape { kPercentPerMs, kLinearToCutoff, kExponential };
+enum class SoftLateness { kEndToEnd, kPerOutputToken };
 
 struct DeadlineSpec {
   double ms_per_token = 40.0;
@@ -52,6 +63,7 @@ struct DeadlineSpec {
   double penalty_per_ms = 0.01;
   double cutoff_fraction = 0.10;
   double half_life_ms = 10.0;
+  SoftLateness soft_lateness = SoftLateness::kEndToEnd;
   double ttft_slo_ms = NAN;  // NaN: no TTFT SLO
   double tpot_slo_ms = NAN;  // NaN: no TPOT SLO
 
@@ -71,11 +83,17 @@ struct DeadlineSpec {
 // against `deadline_s`. Pure; defined here and nowhere else.
 double ComputeReward(const DeadlineSpec& spec, double quality, double latency_s, double deadline_s);
 
+// The reward against the end-to-end deadline alone, reading soft lateness as the spec says
+// (`soft.lateness`): under end_to_end this is ComputeReward, bit for bit.
+double ComputeEndToEndReward(const DeadlineSpec& spec, double quality, double latency_s, double deadline_s,
+                             int32_t output_tokens);
+
 // What a finished request measured, for the SLO-aware reward.
 struct ServedLatencies {
   double e2e_s = 0.0;
   double ttft_s = 0.0;
   double tpot_s = NAN;  // NaN for a one-token output
+  int32_t output_tokens = 1;
 };
 
 // Whether every deadline of the request is met (end to end, and each SLO the spec sets).
@@ -87,5 +105,6 @@ double ComputeSloReward(const DeadlineSpec& spec, double quality, const ServedLa
 
 const char* ToString(RewardKind kind);
 const char* ToString(SoftShape shape);
+const char* ToString(SoftLateness lateness);
 
 }  // namespace bestserve

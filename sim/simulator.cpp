@@ -486,12 +486,13 @@ void Simulator::Finish(int64_t id) {
     served.tpot_s = rec.request.output_tokens > 1
                         ? (now_s_ - rec.first_token_s) / (rec.request.output_tokens - 1)
                         : std::nan("");
+    served.output_tokens = rec.request.output_tokens;
     rec.deadline_met = MeetsDeadlines(deadlines_, served, r.deadline_s);
     rec.reward = ComputeSloReward(deadlines_, quality, served, r.deadline_s);
   } else {
     // The paper's end-to-end deadline alone (golden outputs pin these bits).
     rec.deadline_met = latency_s <= r.deadline_s;
-    rec.reward = ComputeReward(deadlines_, quality, latency_s, r.deadline_s);
+    rec.reward = ComputeEndToEndReward(deadlines_, quality, latency_s, r.deadline_s, r.output_tokens);
   }
   rec.finished = true;
   --in_system_;

@@ -54,6 +54,11 @@ PolicyWeights WithRoutingMetadata(PolicyWeights weights, const Scenario& scenari
   weights.metadata.emplace_back("run", run_name);
   weights.metadata.emplace_back("scenario", scenario.name);
   weights.metadata.emplace_back("deadline.reward", ToString(scenario.deadline.reward));
+  // Which reading of the soft rule the policy learned (sim/reward.h); said only for soft rewards,
+  // where it matters, so hard policies keep their bytes.
+  if (scenario.deadline.reward == RewardKind::kSoft) {
+    weights.metadata.emplace_back("deadline.soft.lateness", ToString(scenario.deadline.soft_lateness));
+  }
   return weights;
 }
 

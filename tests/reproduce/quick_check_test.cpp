@@ -60,7 +60,7 @@ TEST_CASE("quick reproduction: every expected file exists and parses", "[reprodu
 
   const YAML::Node run = YAML::LoadFile((kOut / "run.json").string());
   CHECK(run["mode"].as<std::string>() == "quick");
-  CHECK(run["policies"].size() == 3);
+  CHECK(run["policies"].size() == 4);  // hard, soft, soft_per_token, per_task
 
   const std::string report = ReadAll((kOut / "REPORT.md").string());
   CHECK(report.find("QUICK RUN") != std::string::npos);

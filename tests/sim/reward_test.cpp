@@ -42,6 +42,40 @@ TEST_CASE("other soft shapes follow their formulas", "[sim][reward]") {
   CHECK(ComputeReward(exponential, 1.0, 1.2, 1.0) == 0.0);  // past the 10% cutoff
 }
 
+TEST_CASE("soft lateness read per output token divides the ms late by the output length", "[sim][reward]") {
+  const DeadlineSpec per_token = DeadlineSpec::Parse(
+      ConfigNode::LoadString("{reward: soft, soft: {lateness: per_output_token}}", "deadline"));
+  REQUIRE(per_token.soft_lateness == SoftLateness::kPerOutputToken);
+  const DeadlineSpec end_to_end = DeadlineSpec::Parse(ConfigNode::LoadString("{reward: soft}", "deadline"));
+  // 50 output tokens at 40 ms/token: deadline 2 s. 30 ms late in all is 0.6 ms late per token:
+  // 1 - 0.006 per token, 1 - 0.30 end to end.
+  CHECK(ComputeEndToEndReward(per_token, 1.0, 2.030, 2.0, 50) == Approx(0.994).margin(1e-9));
+  CHECK(ComputeEndToEndReward(end_to_end, 1.0, 2.030, 2.0, 50) == Approx(0.70).margin(1e-9));
+  // The cutoff is a fraction of the deadline under both readings: 10% of 2 s is 200 ms in all,
+  // 4 ms per token. 199 ms late: 3.98 ms per token, 1 - 0.0398; 201 ms late: nothing.
+  CHECK(ComputeEndToEndReward(per_token, 1.0, 2.199, 2.0, 50) == Approx(0.9602).margin(1e-9));
+  CHECK(ComputeEndToEndReward(per_token, 1.0, 2.201, 2.0, 50) == 0.0);
+  // Met deadlines, hard rewards and one-token answers are the same under both readings.
+  CHECK(ComputeEndToEndReward(per_token, 0.7, 1.9, 2.0, 50) == 0.7);
+  CHECK(ComputeEndToEndReward(per_token, 1.0, 2.050, 2.0, 1) == ComputeReward(per_token, 1.0, 2.050, 2.0));
+  DeadlineSpec hard = per_token;
+  hard.reward = RewardKind::kHard;
+  CHECK(ComputeEndToEndReward(hard, 1.0, 2.001, 2.0, 50) == 0.0);
+  // The default reading is ComputeReward itself.
+  CHECK(ComputeEndToEndReward(end_to_end, 0.5, 2.050, 2.0, 50) == ComputeReward(end_to_end, 0.5, 2.050, 2.0));
+  // With SLOs the end-to-end factor follows the same reading.
+  DeadlineSpec with_slo = per_token;
+  with_slo.ttft_slo_ms = 1000.0;
+  ServedLatencies served;
+  served.e2e_s = 2.030;
+  served.ttft_s = 0.5;
+  served.output_tokens = 50;
+  CHECK(ComputeSloReward(with_slo, 1.0, served, 2.0) == Approx(0.994).margin(1e-9));
+  REQUIRE_THROWS_WITH(
+      DeadlineSpec::Parse(ConfigNode::LoadString("{soft: {lateness: per_token}}", "deadline")),
+      Catch::Contains("unknown lateness 'per_token'; valid: end_to_end, per_output_token"));
+}
+
 TEST_CASE("deadlines are 40 ms per output token unless the task overrides it", "[sim][reward]") {
   DeadlineSpec spec;
   TaskSpec task;
