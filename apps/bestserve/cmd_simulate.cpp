@@ -1,6 +1,8 @@
 // `bestserve simulate` and `bestserve evaluate`: one router, or every router side by side.
 #include <fmt/format.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "apps/bestserve/app_support.h"
@@ -38,6 +40,21 @@ std::vector<std::string> SplitRouterList(const std::vector<std::string>& given) 
     }
   }
   return routers;
+}
+
+std::string SuitePlotScript() { return (std::filesystem::path(DataDir()) / "scripts" / "plot_suite.py").string(); }
+
+// The suite's heat map (scripts/plot_suite.py): the tables are already written when it runs, so a
+// failure here leaves them whole and says how to draw the figure again.
+void DrawSuiteHeatmap(const std::string& out_dir, const std::string& python) {
+  const std::string command = fmt::format("{} {} {}", ShellQuote(python), ShellQuote(SuitePlotScript()), ShellQuote(out_dir));
+  std::fflush(stdout);
+  const int status = std::system(command.c_str());
+  if (status != 0) {
+    throw Error(fmt::format("heat map: `{}` failed (status {}); the tables in {} are complete. It needs matplotlib "
+                            "(Debian's /usr/bin/python3 has it; choose another with --python, or --no-plots)",
+                            command, status, out_dir));
+  }
 }
 
 void PrintHeader(const Scenario& s) {
@@ -112,6 +129,8 @@ void AddEvaluateCommand(CLI::App& app) {
     std::string candidate;
     std::string trace_dir;
     int32_t jobs = DefaultWorkers();
+    bool no_plots = false;
+    std::string python = "/usr/bin/python3";
   };
   auto suite = std::make_shared<SuiteFlags>();
   cmd->add_option("--suite", suite->suite,
@@ -121,6 +140,9 @@ void AddEvaluateCommand(CLI::App& app) {
   cmd->add_option("--candidate", suite->candidate, "With --suite: the router to judge, when not a --policy");
   cmd->add_option("--trace-dir", suite->trace_dir, "With --suite: the folder holding the traces it names");
   cmd->add_option("-j,--jobs", suite->jobs, "With --suite: worker threads")->check(WorkerCountFlag());
+  cmd->add_flag("--no-plots", suite->no_plots, "With --suite: skip the heat map (suite_heatmap.png, drawn by matplotlib)");
+  cmd->add_option("--python", suite->python, "With --suite: Python with matplotlib, for the heat map")
+      ->capture_default_str();
   cmd->callback([flags, routers, policies, suite] {
     if (!suite->suite.empty()) {
       if (!flags->config.empty() || !routers->empty() || !flags->set_values.empty() || flags->rate_rps ||
@@ -141,6 +163,9 @@ void AddEvaluateCommand(CLI::App& app) {
         }
         candidate = "policy:" + candidate;
       }
+      if (!flags->out.empty() && !suite->no_plots && !std::filesystem::exists(SuitePlotScript())) {
+        ThrowConfigError("plotting script '{}' not found (--no-plots skips the heat map)", SuitePlotScript());
+      }
       const sweep::Suite loaded = sweep::LoadSuite(suite->suite, suite->trace_dir);
       fmt::print("bestserve evaluate: suite '{}' ({} workloads, {} seeds) judging {}, {} worker(s)\n", loaded.name,
                  loaded.workloads.size(), loaded.seeds.size(), candidate, suite->jobs);
@@ -154,6 +179,7 @@ void AddEvaluateCommand(CLI::App& app) {
         WriteFileAtomically((fs::path(flags->out) / "suite_cells.csv").string(), sweep::FormatSuiteCellsCsv(result));
         WriteFileAtomically((fs::path(flags->out) / "suite_rewards.csv").string(), sweep::FormatSuiteRewardsCsv(result));
         fmt::print("wrote {}/{{suite.md, suite_cells.csv, suite_rewards.csv}}\n", flags->out);
+        if (!suite->no_plots) DrawSuiteHeatmap(flags->out, suite->python);
       }
       return;
     }

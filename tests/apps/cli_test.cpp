@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "scenario/scenario.h"
@@ -145,6 +146,41 @@ TEST_CASE("evaluate compares every built-in router on the built-in paper scenari
   }
   CHECK(std::filesystem::exists(dir.Path("out/comparison.md")));
   CHECK(std::filesystem::exists(dir.Path("out/static_opt-6.7b/summary.json")));
+}
+
+TEST_CASE("evaluate --suite writes the per-cell table and its heat map", "[apps][suite]") {
+  ScratchDir dir("suite");
+  const std::string suite = dir.Write("tiny.yaml", R"(name: tiny
+seeds: 2
+baselines: [greedy, "static:opt-1.3b"]
+workloads:
+  - name: poisson
+    workload: {kind: poisson, rate_rps: 4, duration_s: 20}
+    variants:
+      - {label: 2rps, set: {workload.rate_rps: 2}}
+      - {label: 16rps, set: {workload.rate_rps: 16}}
+  - name: bursts
+    workload: {kind: unpredictable1, num_requests: 300}
+)");
+  const auto result =
+      RunBestserve(fmt::format("evaluate --suite {} --candidate threshold --out {} -j 1", suite, dir.Path("out")));
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  // Three cells (two variants, one "native"), each a line of the cells table.
+  const std::string cells = ReadAll(dir.Path("out/suite_cells.csv"));
+  CHECK(std::count(cells.begin(), cells.end(), '\n') == 1 + 3);
+  CHECK_THAT(cells, Catch::Contains("poisson,16rps,"));
+  CHECK_THAT(cells, Catch::Contains("bursts,native,"));
+  const std::string png = ReadAll(dir.Path("out/suite_heatmap.png"));
+  CHECK(png.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
+  CHECK_THAT(ReadAll(dir.Path("out/suite_heatmap.svg")), Catch::Contains("<svg"));
+
+  // --no-plots: the tables alone.
+  const auto tables_only = RunBestserve(
+      fmt::format("evaluate --suite {} --candidate threshold --out {} -j 1 --no-plots", suite, dir.Path("bare")));
+  REQUIRE(tables_only.exit_code == 0);
+  CHECK(ReadAll(dir.Path("bare/suite_cells.csv")) == cells);
+  CHECK_FALSE(std::filesystem::exists(dir.Path("bare/suite_heatmap.png")));
 }
 
 TEST_CASE("--set overrides any key and reports bad paths", "[apps][config]") {
