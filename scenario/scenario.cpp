@@ -346,13 +346,13 @@ std::unique_ptr<RoutingPolicy> MakeScenarioRouter(const Scenario& scenario, cons
 }
 
 std::unique_ptr<Simulator> MakeSimulator(const Scenario& scenario) {
-  std::vector<double> per_token_deadline_s;
+  std::vector<double> task_ms_per_token_override;
   for (const TaskSpec& task : scenario.tasks.tasks()) {
-    per_token_deadline_s.push_back(scenario.deadline.DeadlineSeconds(task, 1) - scenario.deadline.base_ms * 1e-3);
+    task_ms_per_token_override.push_back(task.deadline_ms_per_token_override);
   }
   return std::make_unique<Simulator>(scenario.system, scenario.quality, scenario.deadline,
                                      scenario.rate_estimator->Clone(), scenario.oracle_view,
-                                     scenario.seed, std::move(per_token_deadline_s));
+                                     scenario.seed, std::move(task_ms_per_token_override));
 }
 
 std::unique_ptr<Simulator> RunSimulation(const Scenario& scenario, Workload workload,

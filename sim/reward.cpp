@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 namespace bestserve {
 
@@ -26,7 +27,7 @@ const char* ToString(SoftLateness lateness) {
 }
 
 DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
-  section.CheckKeys({"ms_per_token", "base_ms", "reward", "soft", "ttft_ms", "tpot_ms"});
+  section.CheckKeys({"ms_per_token", "base_ms", "reward", "soft", "ttft_ms", "tpot_ms", "schedule"});
   DeadlineSpec spec;
   spec.ms_per_token = section.GetPositiveDouble("ms_per_token", spec.ms_per_token);
   spec.base_ms = section.GetNonNegativeDouble("base_ms", spec.base_ms);
@@ -37,6 +38,30 @@ DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
     spec.reward = RewardKind::kSoft;
   } else {
     section.Child("reward").Fail(fmt::format("expected 'hard' or 'soft', got '{}'", reward));
+  }
+  if (auto schedule = section.MaybeChild("schedule")) {
+    if (!schedule->IsSequence() || schedule->size() == 0) {
+      schedule->Fail("expected a list of {start_s, ms_per_token} entries, the first with start_s: 0");
+    }
+    for (size_t i = 0; i < schedule->size(); ++i) {
+      const ConfigNode entry = schedule->Element(i);
+      entry.CheckKeys({"start_s", "ms_per_token"});
+      const double start_s = entry.GetNonNegativeDouble("start_s", -1.0);
+      if (start_s < 0.0) entry.Fail("missing key 'start_s' (seconds of arrival time from which ms_per_token applies)");
+      const double ms = entry.GetPositiveDouble("ms_per_token");
+      if (i == 0 && start_s != 0.0) entry.Child("start_s").Fail("the first entry must start at 0");
+      if (i > 0 && !(start_s > spec.schedule.back().first)) {
+        entry.Child("start_s").Fail(fmt::format("starts must increase: {} after {}", start_s, spec.schedule.back().first));
+      }
+      spec.schedule.emplace_back(start_s, ms);
+    }
+    // The resolved config writes ms_per_token beside the schedule: it must be the first entry's.
+    if (section.Has("ms_per_token") && spec.ms_per_token != spec.schedule.front().second) {
+      section.Child("ms_per_token")
+          .Fail(fmt::format("{} differs from the schedule's first entry ({}); give one or make them equal",
+                            spec.ms_per_token, spec.schedule.front().second));
+    }
+    spec.ms_per_token = spec.schedule.front().second;
   }
   if (section.Has("ttft_ms")) spec.ttft_slo_ms = section.GetPositiveDouble("ttft_ms");
   if (section.Has("tpot_ms")) spec.tpot_slo_ms = section.GetPositiveDouble("tpot_ms");
@@ -69,17 +94,23 @@ DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
   return spec;
 }
 
-double DeadlineSpec::DeadlineSeconds(const TaskSpec& task, int32_t output_tokens) const {
-  const double per_token = std::isnan(task.deadline_ms_per_token_override)
-                               ? ms_per_token
-                               : task.deadline_ms_per_token_override;
-  return (base_ms + per_token * output_tokens) * 1e-3;
+double DeadlineSpec::MsPerToken(double task_override_ms, double arrival_s) const {
+  if (!std::isnan(task_override_ms)) return task_override_ms;
+  if (schedule.empty()) return ms_per_token;
+  // The last entry starting at or before the arrival (the first starts at 0).
+  const auto after = std::upper_bound(schedule.begin(), schedule.end(), arrival_s,
+                                      [](double t, const std::pair<double, double>& e) { return t < e.first; });
+  return after == schedule.begin() ? schedule.front().second : std::prev(after)->second;
+}
+
+double DeadlineSpec::DeadlineSeconds(const TaskSpec& task, int32_t output_tokens, double arrival_s) const {
+  return (base_ms + MsPerToken(task.deadline_ms_per_token_override, arrival_s) * output_tokens) * 1e-3;
 }
 
 void DeadlineSpec::ApplyTo(Workload& workload, const TaskTable& tasks) const {
   for (Request& r : workload) {
     if (std::isnan(r.deadline_s))
-      r.deadline_s = DeadlineSeconds(tasks.task(r.task), r.output_tokens);
+      r.deadline_s = DeadlineSeconds(tasks.task(r.task), r.output_tokens, r.arrival_s);
   }
 }
 

@@ -7,6 +7,8 @@
 //   |----------------------|------------------------------------------------------------------|----------------|
 //   | ms_per_token         | deadline per output token, end to end (arrival to last token);   | 40             |
 //   |                      |   a task's deadline_ms_per_token overrides it                    |                |
+//   | schedule             | ms_per_token over time: [{start_s, ms_per_token}, ...] by arrival | none           |
+//   |                      |   time, the first at 0, starts increasing (tasks' overrides win) |                |
 //   | base_ms              | fixed allowance added to every deadline                          | 0              |
 //   | reward               | hard / soft                                                      | hard           |
 //   | soft.shape           | percent_per_ms / linear_to_cutoff / exponential                  | percent_per_ms |
@@ -44,6 +46,8 @@
 #pragma once
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "common/config.h"
 #include "common/request.h"
@@ -64,6 +68,10 @@ struct DeadlineSpec {
   double cutoff_fraction = 0.10;
   double half_life_ms = 10.0;
   SoftLateness soft_lateness = SoftLateness::kEndToEnd;
+  // Deadlines that change over time (the paper's open question): (start_s, ms_per_token) by
+  // arrival time, the first starting at 0; empty: ms_per_token throughout. A task's own
+  // deadline_ms_per_token is fixed and wins over both.
+  std::vector<std::pair<double, double>> schedule;
   double ttft_slo_ms = NAN;  // NaN: no TTFT SLO
   double tpot_slo_ms = NAN;  // NaN: no TPOT SLO
 
@@ -72,8 +80,12 @@ struct DeadlineSpec {
   // Parses a `deadline` section; absent keys keep the defaults above.
   static DeadlineSpec Parse(const ConfigNode& section);
 
-  // Deadline in seconds for a request of `task` with `output_tokens` tokens.
-  double DeadlineSeconds(const TaskSpec& task, int32_t output_tokens) const;
+  // The ms per output token in force for a request arriving at `arrival_s` whose task overrides
+  // it with `task_override_ms` (NaN: no override): the override, else the schedule's entry.
+  double MsPerToken(double task_override_ms, double arrival_s) const;
+
+  // Deadline in seconds for a request of `task` with `output_tokens` tokens arriving at `arrival_s`.
+  double DeadlineSeconds(const TaskSpec& task, int32_t output_tokens, double arrival_s = 0.0) const;
 
   // Fills every request whose deadline_s is NaN (the workload did not carry one).
   void ApplyTo(Workload& workload, const TaskTable& tasks) const;

@@ -24,10 +24,10 @@ const char* ToString(RejectReason reason) {
 
 Simulator::Simulator(ServingSystem system, std::vector<std::vector<double>> quality,
                      DeadlineSpec deadlines, std::unique_ptr<RateEstimator> rate_estimator,
-                     bool oracle_view, uint64_t seed, std::vector<double> per_token_deadline_s)
+                     bool oracle_view, uint64_t seed, std::vector<double> task_ms_per_token_override)
     : system_(std::move(system)),
       quality_(std::move(quality)),
-      per_token_deadline_s_(std::move(per_token_deadline_s)),
+      task_ms_per_token_override_(std::move(task_ms_per_token_override)),
       deadlines_(deadlines),
       rate_estimator_(std::move(rate_estimator)),
       oracle_view_(oracle_view),
@@ -39,10 +39,8 @@ Simulator::Simulator(ServingSystem system, std::vector<std::vector<double>> qual
     BS_CHECK(row.size() == num_models);
     peak_by_task_.push_back(*std::max_element(row.begin(), row.end()));
   }
-  if (per_token_deadline_s_.empty()) {
-    per_token_deadline_s_.assign(quality_.size(), deadlines_.ms_per_token * 1e-3);
-  }
-  BS_CHECK(per_token_deadline_s_.size() == quality_.size());
+  if (task_ms_per_token_override_.empty()) task_ms_per_token_override_.assign(quality_.size(), kUnset);
+  BS_CHECK(task_ms_per_token_override_.size() == quality_.size());
   replicas_by_model_.resize(num_models);
   max_kv_by_model_.assign(num_models, 0);
   for (size_t i = 0; i < system_.instances.size(); ++i) {
@@ -146,7 +144,10 @@ bool Simulator::AdvanceToNextArrival() {
   view_.task = r.task;
   view_.prompt_tokens = r.prompt_tokens;
   view_.deadline_base_s = deadlines_.base_ms * 1e-3;
-  view_.deadline_per_token_s = per_token_deadline_s_[static_cast<size_t>(r.task)];
+  // One output token's deadline less the base, computed as the deadline itself is (same bits).
+  const double ms_per_token =
+      deadlines_.MsPerToken(task_ms_per_token_override_[static_cast<size_t>(r.task)], r.arrival_s);
+  view_.deadline_per_token_s = (deadlines_.base_ms + ms_per_token) * 1e-3 - deadlines_.base_ms * 1e-3;
   view_.oracle_output_tokens = oracle_view_ ? r.output_tokens : -1;
   view_.oracle_deadline_s = oracle_view_ ? r.deadline_s : -1.0;
   view_.arrival_rate_rps = rate_estimator_->Observe(r);

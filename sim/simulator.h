@@ -99,11 +99,12 @@ struct SimCounters {
 class Simulator {
  public:
   // quality[task][model]: the utility matrix A for this system's model order.
-  // per_token_deadline_s[task]: each task's per-token objective as routers see it (the task
-  // table's override or the scenario's rule); empty: deadlines.ms_per_token for every task.
+  // task_ms_per_token_override[task]: the task table's own per-token deadline (NaN: the task
+  // follows the scenario's rule, deadlines.ms_per_token or its schedule); empty: every task
+  // follows it. Routers see the per-token deadline in force at each arrival.
   Simulator(ServingSystem system, std::vector<std::vector<double>> quality, DeadlineSpec deadlines,
             std::unique_ptr<RateEstimator> rate_estimator, bool oracle_view, uint64_t seed,
-            std::vector<double> per_token_deadline_s = {});
+            std::vector<double> task_ms_per_token_override = {});
 
   // Starts a run over `workload`: time-sorted, ids equal to positions, deadlines filled in.
   // The load balancer's random stream restarts from the seed given to the constructor, mixed
@@ -192,7 +193,7 @@ class Simulator {
   ServingSystem system_;
   std::vector<std::vector<double>> quality_;
   std::vector<double> peak_by_task_;
-  std::vector<double> per_token_deadline_s_;
+  std::vector<double> task_ms_per_token_override_;
   DeadlineSpec deadlines_;
   std::unique_ptr<RateEstimator> rate_estimator_;
   bool oracle_view_;

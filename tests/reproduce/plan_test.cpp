@@ -22,12 +22,16 @@ TEST_CASE("the shipped plan covers every table and figure of the paper", "[repro
   // PAPER.md lists Tables 2-4 and Figures 2-14.
   for (int t = 2; t <= 4; ++t) CHECK(std::count(ids.begin(), ids.end(), fmt::format("table{}", t)) == 1);
   for (int f = 2; f <= 14; ++f) CHECK(std::count(ids.begin(), ids.end(), fmt::format("fig{}", f)) == 1);
-  // The three policies of the paper; the soft one after the hard one it is fine-tuned from.
-  REQUIRE(plan.policies.size() == 3);
+  // The three policies of the paper and the soft one under the per-token reading of the soft
+  // rule; both soft ones after the hard one they are fine-tuned from.
+  REQUIRE(plan.policies.size() == 4);
   CHECK(plan.policies[0].name == "hard");
-  const auto* soft = plan.FindPolicy("soft");
-  REQUIRE(soft != nullptr);
-  CHECK(soft->init_from == "hard");
+  for (const char* name : {"soft", "soft_per_token"}) {
+    const auto* soft = plan.FindPolicy(name);
+    REQUIRE(soft != nullptr);
+    CHECK(soft->init_from == "hard");
+  }
+  REQUIRE(plan.FindPolicy("per_task") != nullptr);
   // Every experiment shows the two built-in heuristics beside the paper's routers.
   for (const auto& e : plan.experiments) {
     bool greedy = false, threshold = false;

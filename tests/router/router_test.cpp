@@ -137,6 +137,31 @@ TEST_CASE("the packed kernels give the trainer's Q-value bits for other shapes, 
   }
 }
 
+TEST_CASE("routers see the per-token deadline in force at each arrival under a deadline schedule", "[router]") {
+  ScenarioOverrides o;
+  o.rate_rps = 4.0;
+  o.duration_s = 40.0;
+  o.set_values = {{"deadline.schedule", "[{start_s: 0, ms_per_token: 40}, {start_s: 20, ms_per_token: 25}]"}};
+  const Scenario scenario = LoadScenario("", o);
+  const Workload workload = MakeScenarioWorkload(scenario);
+  auto sim = MakeSimulator(scenario);
+  sim->Reset(workload);
+  int64_t early = 0;
+  int64_t late = 0;
+  while (sim->AdvanceToNextArrival()) {
+    const RouterView& view = sim->view();
+    const Request& r = sim->pending();
+    // What the router is told agrees with the deadline the request is judged by.
+    CHECK(view.deadline_base_s + view.deadline_per_token_s * r.output_tokens == Approx(r.deadline_s));
+    CHECK(view.deadline_per_token_s == (r.arrival_s < 20.0 ? 0.040 : 0.025));
+    (r.arrival_s < 20.0 ? early : late) += 1;
+    sim->Dispatch(0);
+  }
+  sim->Drain();
+  CHECK(early > 20);
+  CHECK(late > 20);
+}
+
 TEST_CASE("router decisions equal the simulator's policy router on every decision of a recorded run",
           "[router]") {
   const std::string file = TempPath("recorded.bsw");

@@ -86,6 +86,49 @@ TEST_CASE("deadlines are 40 ms per output token unless the task overrides it", "
   CHECK(spec.DeadlineSeconds(task, 10) == Approx(0.9));
 }
 
+TEST_CASE("a deadline schedule changes ms per token by arrival time; task overrides stay fixed", "[sim][reward]") {
+  const DeadlineSpec spec = DeadlineSpec::Parse(ConfigNode::LoadString(
+      "{schedule: [{start_s: 0, ms_per_token: 40}, {start_s: 60, ms_per_token: 20}, {start_s: 120, ms_per_token: 80}]}",
+      "deadline"));
+  CHECK(spec.ms_per_token == 40.0);
+  TaskSpec task;
+  CHECK(spec.DeadlineSeconds(task, 10, 0.0) == Approx(0.4));
+  CHECK(spec.DeadlineSeconds(task, 10, 59.999) == Approx(0.4));
+  CHECK(spec.DeadlineSeconds(task, 10, 60.0) == Approx(0.2));  // an entry applies from its start on
+  CHECK(spec.DeadlineSeconds(task, 10, 119.0) == Approx(0.2));
+  CHECK(spec.DeadlineSeconds(task, 10, 1e6) == Approx(0.8));
+  task.deadline_ms_per_token_override = 100.0;
+  CHECK(spec.DeadlineSeconds(task, 10, 70.0) == Approx(1.0));
+  // ApplyTo reads each request's arrival.
+  const TaskTable tasks = TaskTable::Parse(ConfigNode::LoadString(
+      "{models: [m], tasks: [{name: t, prompt_tokens: 8, output_tokens: 10, quality: [1.0]}]}", "tasks"));
+  Workload w(2);
+  w[0].arrival_s = 10.0;
+  w[1].arrival_s = 70.0;
+  for (Request& r : w) r.output_tokens = 10;
+  spec.ApplyTo(w, tasks);
+  CHECK(w[0].deadline_s == Approx(0.4));
+  CHECK(w[1].deadline_s == Approx(0.2));
+
+  auto parse_error = [](const std::string& text) {
+    try {
+      DeadlineSpec::Parse(ConfigNode::LoadString(text, "deadline"));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(parse_error("{schedule: [{start_s: 5, ms_per_token: 40}]}"), Catch::Contains("must start at 0"));
+  CHECK_THAT(parse_error("{schedule: [{start_s: 0, ms_per_token: 40}, {start_s: 0, ms_per_token: 20}]}"),
+             Catch::Contains("starts must increase"));
+  CHECK_THAT(parse_error("{ms_per_token: 30, schedule: [{start_s: 0, ms_per_token: 40}]}"),
+             Catch::Contains("differs from the schedule's first entry"));
+  CHECK_THAT(parse_error("{schedule: [{ms_per_token: 40}]}"), Catch::Contains("start_s"));
+  CHECK_THAT(parse_error("{schedule: []}"), Catch::Contains("expected a list"));
+  // The resolved config (ms_per_token written beside the schedule) loads back.
+  CHECK(parse_error("{ms_per_token: 40, schedule: [{start_s: 0, ms_per_token: 40}]}") == "no error");
+}
+
 TEST_CASE("TTFT and TPOT SLOs are deadlines beside the end-to-end one", "[sim][reward]") {
   DeadlineSpec spec = DeadlineSpec::Parse(
       ConfigNode::LoadString("{ms_per_token: 100, ttft_ms: 200, tpot_ms: 100}", "deadline"));
