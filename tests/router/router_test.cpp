@@ -2,7 +2,10 @@
 // the C API equal to the C++ one; safe from many threads.
 #include <catch2/catch.hpp>
 
+#include <bit>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <filesystem>
 #include <thread>
 
@@ -16,6 +19,20 @@
 #include "tests/router/router_fixtures.h"
 
 namespace bestserve {
+namespace {
+
+// Bit-for-bit equality of n floats or doubles (parity tests compare bits, not values: -0 vs +0
+// or two NaNs would pass or fail a value comparison for the wrong reason).
+template <typename T>
+bool SameBits(const T* a, const T* b, size_t n) {
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::bit_cast<Bits>(a[i]) != std::bit_cast<Bits>(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
 namespace {
 
 struct RandomState {
@@ -71,7 +88,7 @@ TEST_CASE("router decisions equal the trainer's greedy decisions on 100,000 rand
       // Not just the argmax: the Q-values themselves are the same bits.
       trainer.QValues(observation.data(), q_trainer.data(), scratch.data());
       router->QValues(s.task, s.in_flight.data(), s.queued.data(), s.rate, q_router.data(), s.prompt_tokens);
-      q_differences += std::memcmp(q_trainer.data(), q_router.data(), 3 * sizeof(float)) != 0 ? 1 : 0;
+      q_differences += !SameBits(q_trainer.data(), q_router.data(), 3) ? 1 : 0;
       disagreements += expected != got ? 1 : 0;
       ++chosen[static_cast<size_t>(got)];
     }
@@ -122,7 +139,7 @@ TEST_CASE("the packed kernels give the trainer's Q-value bits for other shapes, 
         expected.push_back(trainer.Act(observation));
         trainer.QValues(observation.data(), q_trainer.data(), scratch.data());
         router->QValues(s.task, s.in_flight.data(), s.queued.data(), s.rate, q_router.data());
-        q_differences += std::memcmp(q_trainer.data(), q_router.data(), 3 * sizeof(float)) != 0 ? 1 : 0;
+        q_differences += !SameBits(q_trainer.data(), q_router.data(), 3) ? 1 : 0;
       }
       CHECK(q_differences == 0);
       for (const int size : {1, 15, 16, 17, count}) {
@@ -353,7 +370,7 @@ TEST_CASE("the deployed router's rate estimate equals the simulator's for every 
       r.arrival_s = times[i];
       const double simulated = simulator_estimator->Observe(r);
       const double deployed = router->ObserveArrival(times[i]);
-      differences += std::memcmp(&simulated, &deployed, sizeof(double)) != 0 ? 1 : 0;
+      differences += !SameBits(&simulated, &deployed, 1) ? 1 : 0;
       not_finite += std::isfinite(simulated) && simulated >= 0.0 ? 0 : 1;
     }
     CHECK(differences == 0);
