@@ -75,6 +75,8 @@ void FillDefaults(YAML::Node root, const Scenario& s) {
   SetDefault(cluster, "max_prefill_tokens", Num(static_cast<double>(s.system.max_prefill_tokens)));
   YAML::Node deadline = root["deadline"];
   SetDefault(deadline, "ms_per_token", Num(s.deadline.ms_per_token));
+  // Under a schedule, the ms_per_token in force at time 0 (the schedule replaced any other).
+  if (!s.deadline.schedule.empty()) deadline["ms_per_token"] = Num(s.deadline.ms_per_token);
   SetDefault(deadline, "base_ms", Num(s.deadline.base_ms));
   SetDefault(deadline, "reward", ToString(s.deadline.reward));
   YAML::Node soft = deadline["soft"];

@@ -55,12 +55,8 @@ DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
       }
       spec.schedule.emplace_back(start_s, ms);
     }
-    // The resolved config writes ms_per_token beside the schedule: it must be the first entry's.
-    if (section.Has("ms_per_token") && spec.ms_per_token != spec.schedule.front().second) {
-      section.Child("ms_per_token")
-          .Fail(fmt::format("{} differs from the schedule's first entry ({}); give one or make them equal",
-                            spec.ms_per_token, spec.schedule.front().second));
-    }
+    // The schedule wins over ms_per_token (a scenario file's value under an override's
+    // schedule); the resolved config writes its first entry as ms_per_token.
     spec.ms_per_token = spec.schedule.front().second;
   }
   if (section.Has("ttft_ms")) spec.ttft_slo_ms = section.GetPositiveDouble("ttft_ms");

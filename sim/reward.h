@@ -8,7 +8,8 @@
 //   | ms_per_token         | deadline per output token, end to end (arrival to last token);   | 40             |
 //   |                      |   a task's deadline_ms_per_token overrides it                    |                |
 //   | schedule             | ms_per_token over time: [{start_s, ms_per_token}, ...] by arrival | none           |
-//   |                      |   time, the first at 0, starts increasing (tasks' overrides win) |                |
+//   |                      |   time, the first at 0, starts increasing; replaces ms_per_token |                |
+//   |                      |   (tasks' overrides still win)                                   |                |
 //   | base_ms              | fixed allowance added to every deadline                          | 0              |
 //   | reward               | hard / soft                                                      | hard           |
 //   | soft.shape           | percent_per_ms / linear_to_cutoff / exponential                  | percent_per_ms |

@@ -48,6 +48,24 @@ def test_a100_profile_regenerates_byte_for_byte():
     assert generated(a100.main) == committed("profiles/a100/profile.yaml")
 
 
+def test_family_profile_regenerates_and_keeps_the_paper_sizes():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "family_derive", os.path.join(SOURCE, "profiles", "paper_family", "derive.py"))
+    family = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(family)
+    text = generated(family.main)
+    assert text == committed("profiles/paper_family/profile.yaml")
+    # The three paper sizes are profiles/paper's, line for line (same method, same constants).
+    paper = committed("profiles/paper/profile.yaml")
+    for name in ("opt-125m", "opt-1.3b", "opt-6.7b"):
+        def block(t):
+            start = t.index(f"  {name}:\n")
+            end = t.find("\n  opt-", start + 1)
+            return t[start:end if end >= 0 else len(t)]
+        assert block(text) == block(paper)
+
+
 def distserve_json():
     shared = os.environ.get("BESTSERVE_SHARED_DIR", os.path.join(SOURCE, "..", "shared"))
     path = os.path.join(shared, check_roofline.JSON_RELATIVE)

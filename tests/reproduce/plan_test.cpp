@@ -16,6 +16,12 @@ using reproduce::Plan;
 
 const std::string kShippedPlan = std::string(BESTSERVE_SOURCE_DIR) + "/experiments/paper/reproduce.yaml";
 
+TEST_CASE("the open-questions plan loads: every name, scenario and check it uses is valid", "[reproduce][plan]") {
+  const Plan plan = LoadPlan(std::string(BESTSERVE_SOURCE_DIR) + "/experiments/open_questions/plan.yaml");
+  CHECK(plan.experiments.size() == 3);
+  REQUIRE(plan.FindPolicy("family_hard") != nullptr);
+}
+
 TEST_CASE("the shipped plan covers every table and figure of the paper", "[reproduce][plan]") {
   const Plan plan = LoadPlan(kShippedPlan);
   const std::vector<std::string> ids = plan.OutputIds();
