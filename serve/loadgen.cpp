@@ -139,10 +139,13 @@ class LoadRun {
       rec.admitted_s = sent_s + t0;
       rec.completion_s = Elapsed() + t0;
       rec.finished = true;
-      const double latency = rec.completion_s - r.arrival_s;
+      // Judged as the simulator judges (TTFT/TPOT SLOs included), so a measured run and a
+      // simulated one compare field for field.
       const double quality = scenario_.quality[static_cast<size_t>(r.task)][static_cast<size_t>(model)];
-      rec.reward = ComputeEndToEndReward(scenario_.deadline, quality, latency, r.deadline_s, r.output_tokens);
-      rec.deadline_met = latency <= r.deadline_s;
+      const RequestOutcome outcome = JudgeRequest(scenario_.deadline, quality, r.arrival_s, rec.first_token_s,
+                                                  rec.completion_s, r.output_tokens, r.deadline_s);
+      rec.reward = outcome.reward;
+      rec.deadline_met = outcome.deadline_met;
     } catch (const std::exception& e) {
       Fail(index, Elapsed(), timed_out ? std::string("timed out") : std::string(e.what()), false);
     }

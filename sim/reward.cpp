@@ -167,4 +167,24 @@ double ComputeSloReward(const DeadlineSpec& spec, double quality, const ServedLa
   return quality * factor;
 }
 
+RequestOutcome JudgeRequest(const DeadlineSpec& spec, double quality, double arrival_s, double first_token_s,
+                            double completion_s, int32_t output_tokens, double deadline_s) {
+  const double latency_s = completion_s - arrival_s;
+  RequestOutcome outcome;
+  if (spec.has_slos()) {
+    ServedLatencies served;
+    served.e2e_s = latency_s;
+    served.ttft_s = first_token_s - arrival_s;
+    served.tpot_s = output_tokens > 1 ? (completion_s - first_token_s) / (output_tokens - 1) : std::nan("");
+    served.output_tokens = output_tokens;
+    outcome.deadline_met = MeetsDeadlines(spec, served, deadline_s);
+    outcome.reward = ComputeSloReward(spec, quality, served, deadline_s);
+  } else {
+    // The paper's end-to-end deadline alone (golden outputs pin these bits).
+    outcome.deadline_met = latency_s <= deadline_s;
+    outcome.reward = ComputeEndToEndReward(spec, quality, latency_s, deadline_s, output_tokens);
+  }
+  return outcome;
+}
+
 }  // namespace bestserve

@@ -116,6 +116,17 @@ bool MeetsDeadlines(const DeadlineSpec& spec, const ServedLatencies& latencies, 
 double ComputeSloReward(const DeadlineSpec& spec, double quality, const ServedLatencies& latencies,
                         double deadline_s);
 
+// How a finished request is judged: whether it met every deadline and its reward. The one rule
+// for the simulator and for measured runs (serve/loadgen): the end-to-end deadline alone when the
+// spec sets no SLO (the paper's rule, bit for bit), else every deadline (MeetsDeadlines,
+// ComputeSloReward) with TTFT = first_token - arrival and TPOT over the tokens after the first.
+struct RequestOutcome {
+  bool deadline_met = false;
+  double reward = 0.0;
+};
+RequestOutcome JudgeRequest(const DeadlineSpec& spec, double quality, double arrival_s, double first_token_s,
+                            double completion_s, int32_t output_tokens, double deadline_s);
+
 const char* ToString(RewardKind kind);
 const char* ToString(SoftShape shape);
 const char* ToString(SoftLateness lateness);

@@ -478,23 +478,11 @@ void Simulator::Finish(int64_t id) {
   BS_CHECK_MSG(!rec.finished, "request {} finished twice", id);
   const Request& r = rec.request;
   rec.completion_s = now_s_;
-  const double latency_s = now_s_ - r.arrival_s;
   const double quality = quality_[static_cast<size_t>(r.task)][static_cast<size_t>(rec.model)];
-  if (deadlines_.has_slos()) {
-    ServedLatencies served;
-    served.e2e_s = latency_s;
-    served.ttft_s = rec.first_token_s - r.arrival_s;
-    served.tpot_s = rec.request.output_tokens > 1
-                        ? (now_s_ - rec.first_token_s) / (rec.request.output_tokens - 1)
-                        : std::nan("");
-    served.output_tokens = rec.request.output_tokens;
-    rec.deadline_met = MeetsDeadlines(deadlines_, served, r.deadline_s);
-    rec.reward = ComputeSloReward(deadlines_, quality, served, r.deadline_s);
-  } else {
-    // The paper's end-to-end deadline alone (golden outputs pin these bits).
-    rec.deadline_met = latency_s <= r.deadline_s;
-    rec.reward = ComputeEndToEndReward(deadlines_, quality, latency_s, r.deadline_s, r.output_tokens);
-  }
+  const RequestOutcome outcome =
+      JudgeRequest(deadlines_, quality, r.arrival_s, rec.first_token_s, now_s_, r.output_tokens, r.deadline_s);
+  rec.deadline_met = outcome.deadline_met;
+  rec.reward = outcome.reward;
   rec.finished = true;
   --in_system_;
   finish_order_.push_back(id);

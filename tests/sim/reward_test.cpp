@@ -171,4 +171,26 @@ TEST_CASE("TTFT and TPOT SLOs are deadlines beside the end-to-end one", "[sim][r
   }
 }
 
+TEST_CASE("JudgeRequest: the end-to-end rule without SLOs, every deadline with them", "[sim][reward]") {
+  DeadlineSpec plain;
+  // 11 tokens, deadline 0.44 s: arrival 1.0, first token 1.2, last 1.4 (met), or 1.5 (missed).
+  RequestOutcome met = JudgeRequest(plain, 0.8, 1.0, 1.2, 1.4, 11, 0.44);
+  CHECK(met.deadline_met);
+  CHECK(met.reward == 0.8);
+  RequestOutcome missed = JudgeRequest(plain, 0.8, 1.0, 1.2, 1.5, 11, 0.44);
+  CHECK_FALSE(missed.deadline_met);
+  CHECK(missed.reward == 0.0);
+  // A 150 ms TTFT SLO: the same met request now misses (TTFT 200 ms); TPOT 20 ms meets 30 ms.
+  DeadlineSpec slo = plain;
+  slo.ttft_slo_ms = 150.0;
+  CHECK_FALSE(JudgeRequest(slo, 0.8, 1.0, 1.2, 1.4, 11, 0.44).deadline_met);
+  slo.ttft_slo_ms = 250.0;
+  slo.tpot_slo_ms = 30.0;
+  const RequestOutcome both = JudgeRequest(slo, 0.8, 1.0, 1.2, 1.4, 11, 0.44);
+  CHECK(both.deadline_met);
+  CHECK(both.reward == 0.8);
+  slo.tpot_slo_ms = 15.0;  // (1.4 - 1.2) / 10 = 20 ms per token after the first
+  CHECK_FALSE(JudgeRequest(slo, 0.8, 1.0, 1.2, 1.4, 11, 0.44).deadline_met);
+}
+
 }  // namespace bestserve
