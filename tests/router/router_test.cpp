@@ -154,6 +154,37 @@ TEST_CASE("the packed kernels give the trainer's Q-value bits for other shapes, 
   }
 }
 
+// The soft rule read per output token against the end-to-end reading, on one simulated run:
+// a fixed router sees the same requests finish at the same times under both, so every request's
+// reward compares one to one. Lateness per token is lateness / tokens <= lateness, and the cutoff
+// is the same fraction of the deadline under both: per token never pays less.
+TEST_CASE("per-token soft lateness pays at least the end-to-end reading, request by request", "[router][reward]") {
+  auto run = [](const char* lateness) {
+    ScenarioOverrides o;
+    o.rate_rps = 3.0;  // past OPT-6.7B's capacity: many late requests
+    o.duration_s = 60.0;
+    o.router = "static:opt-6.7b";
+    o.set_values = {{"deadline.reward", "soft"}, {"deadline.soft.lateness", lateness}};
+    const Scenario scenario = LoadScenario("", o);
+    auto router = MakeScenarioRouter(scenario);
+    return RunSimulation(scenario, MakeScenarioWorkload(scenario), *router)->TakeRecords();
+  };
+  const std::vector<RequestRecord> end_to_end = run("end_to_end");
+  const std::vector<RequestRecord> per_token = run("per_output_token");
+  REQUIRE(end_to_end.size() == per_token.size());
+  int64_t late_and_paid_more = 0;
+  for (size_t i = 0; i < end_to_end.size(); ++i) {
+    const RequestRecord& a = end_to_end[i];
+    const RequestRecord& b = per_token[i];
+    REQUIRE(a.completion_s == b.completion_s);  // the reward reading does not change the run
+    CHECK(a.deadline_met == b.deadline_met);
+    CHECK(b.reward >= a.reward);
+    if (a.deadline_met) CHECK(b.reward == a.reward);
+    late_and_paid_more += b.reward > a.reward ? 1 : 0;
+  }
+  CHECK(late_and_paid_more > 10);
+}
+
 TEST_CASE("routers see the per-token deadline in force at each arrival under a deadline schedule", "[router]") {
   ScenarioOverrides o;
   o.rate_rps = 4.0;
