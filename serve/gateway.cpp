@@ -356,7 +356,7 @@ Gateway::Decision Gateway::Decide(const CompletionRequest& request, int32_t task
   if (std::isnan(deadline_s)) {
     const TaskSpec& spec = scenario_->tasks.task(task);
     view.deadline_base_s = scenario_->deadline.base_ms * 1e-3;
-    view.deadline_per_token_s = scenario_->deadline.DeadlineSeconds(spec, 1, now_s) - view.deadline_base_s;
+    view.deadline_per_token_s = scenario_->deadline.PerTokenDeadlineSeconds(spec.deadline_ms_per_token_override, now_s);
   } else {
     view.deadline_base_s = deadline_s;  // the client's end-to-end deadline, whatever the length
     view.deadline_per_token_s = 0.0;

@@ -46,8 +46,8 @@ DeadlineSpec DeadlineSpec::Parse(const ConfigNode& section) {
     for (size_t i = 0; i < schedule->size(); ++i) {
       const ConfigNode entry = schedule->Element(i);
       entry.CheckKeys({"start_s", "ms_per_token"});
-      const double start_s = entry.GetNonNegativeDouble("start_s", -1.0);
-      if (start_s < 0.0) entry.Fail("missing key 'start_s' (seconds of arrival time from which ms_per_token applies)");
+      if (!entry.Has("start_s")) entry.Fail("missing key 'start_s' (seconds of arrival time from which ms_per_token applies)");
+      const double start_s = entry.GetNonNegativeDouble("start_s", 0.0);
       const double ms = entry.GetPositiveDouble("ms_per_token");
       if (i == 0 && start_s != 0.0) entry.Child("start_s").Fail("the first entry must start at 0");
       if (i > 0 && !(start_s > spec.schedule.back().first)) {
@@ -156,8 +156,8 @@ double ComputeSloReward(const DeadlineSpec& spec, double quality, const ServedLa
                         double deadline_s) {
   // Each deadline's factor is the one-deadline reward of quality 1: the shapes stay defined in
   // ComputeReward alone.
-  double factor = ComputeEndToEndReward(spec, 1.0, l.e2e_s, deadline_s, l.output_tokens);
   if (!spec.has_slos()) return ComputeEndToEndReward(spec, quality, l.e2e_s, deadline_s, l.output_tokens);
+  double factor = ComputeEndToEndReward(spec, 1.0, l.e2e_s, deadline_s, l.output_tokens);
   if (!std::isnan(spec.ttft_slo_ms)) {
     factor = std::min(factor, ComputeReward(spec, 1.0, l.ttft_s, spec.ttft_slo_ms * 1e-3));
   }

@@ -85,6 +85,13 @@ struct DeadlineSpec {
   // it with `task_override_ms` (NaN: no override): the override, else the schedule's entry.
   double MsPerToken(double task_override_ms, double arrival_s) const;
 
+  // What routers are told per output token (seconds, the base not included) for a request
+  // arriving at `arrival_s`: one token's deadline less the base, computed as DeadlineSeconds
+  // computes a deadline (same bits). The simulator's view and the gateway both use it.
+  double PerTokenDeadlineSeconds(double task_override_ms, double arrival_s) const {
+    return (base_ms + MsPerToken(task_override_ms, arrival_s)) * 1e-3 - base_ms * 1e-3;
+  }
+
   // Deadline in seconds for a request of `task` with `output_tokens` tokens arriving at `arrival_s`.
   double DeadlineSeconds(const TaskSpec& task, int32_t output_tokens, double arrival_s = 0.0) const;
 

@@ -144,10 +144,8 @@ bool Simulator::AdvanceToNextArrival() {
   view_.task = r.task;
   view_.prompt_tokens = r.prompt_tokens;
   view_.deadline_base_s = deadlines_.base_ms * 1e-3;
-  // One output token's deadline less the base, computed as the deadline itself is (same bits).
-  const double ms_per_token =
-      deadlines_.MsPerToken(task_ms_per_token_override_[static_cast<size_t>(r.task)], r.arrival_s);
-  view_.deadline_per_token_s = (deadlines_.base_ms + ms_per_token) * 1e-3 - deadlines_.base_ms * 1e-3;
+  view_.deadline_per_token_s =
+      deadlines_.PerTokenDeadlineSeconds(task_ms_per_token_override_[static_cast<size_t>(r.task)], r.arrival_s);
   view_.oracle_output_tokens = oracle_view_ ? r.output_tokens : -1;
   view_.oracle_deadline_s = oracle_view_ ? r.deadline_s : -1.0;
   view_.arrival_rate_rps = rate_estimator_->Observe(r);
