@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <functional>
+#include <iterator>
 
 #include "common/files.h"
 
@@ -59,6 +61,91 @@ RouterRun RunRouterSpec(const Scenario& scenario, const std::string& spec, const
   return run;
 }
 
+RouterResult RunRouterStreaming(const Scenario& scenario, const std::string& spec, const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  PreparedRouter prepared = PrepareRouter(scenario, spec);
+  const Scenario& system = prepared.dedicated ? *prepared.dedicated : scenario;
+  RouterResult result;
+  result.spec = spec;
+  result.described = prepared.router->Describe();
+  result.model_names = system.system.model_names;
+  std::string spill_dir = out_dir;
+  bool created_out_dir = false;
+  if (out_dir.empty()) {
+    spill_dir = fs::temp_directory_path().string();
+  } else {
+    std::error_code ec;
+    created_out_dir = fs::create_directories(out_dir, ec);
+    if (ec) throw Error(fmt::format("{}: cannot create directory: {}", out_dir, ec.message()));
+  }
+  const auto run = [&](RequestLogWriter* log, std::function<void(int64_t, double)> window_sink) {
+    SummaryBuilder builder(system.system, scenario.tasks, scenario.metrics);
+    builder.SpillTo(spill_dir);
+    if (window_sink) builder.StreamWindowsTo(std::move(window_sink));
+    auto sim = MakeSimulator(system);
+    sim->Reset(OpenScenarioWorkload(scenario), 0, [&](const RequestRecord& rec) {
+      builder.Add(rec);
+      if (log != nullptr) log->Add(rec);
+    });
+    prepared.router->Reset(static_cast<int32_t>(scenario.system.model_names.size()));
+    while (sim->AdvanceToNextArrival()) sim->Dispatch(prepared.router->Route(sim->view()));
+    sim->Drain();
+    result.summary = builder.Finish(sim->counters());
+  };
+  if (out_dir.empty()) {
+    run(nullptr, nullptr);
+    return result;
+  }
+  // Both logs are temporary files until the run has finished (WriteFileAtomically): a failure
+  // midway (a bad row deep in a replayed file) leaves the folder's earlier files whole, and no
+  // folder where there was none.
+  const fs::path base(out_dir);
+  try {
+    WriteFileAtomically((base / "windows.csv").string(), [&](std::ostream& windows) {
+      windows << "window_start,window_average\n";
+      fmt::memory_buffer rows;
+      const auto flush = [&] {
+        windows.write(rows.data(), static_cast<std::streamsize>(rows.size()));
+        rows.clear();
+      };
+      WriteFileAtomically((base / "requests.csv").string(), [&](std::ostream& requests) {
+        RequestLogWriter log(requests, result.model_names, scenario.tasks);
+        run(&log, [&](int64_t index, double average) {
+          fmt::format_to(std::back_inserter(rows), "{},{}\n", index, average);
+          if (rows.size() >= (size_t{1} << 16)) flush();
+        });
+        log.Flush();
+      });
+      flush();
+    });
+  } catch (...) {
+    std::error_code ignored;
+    if (created_out_dir) fs::remove(base, ignored);  // only if still empty
+    throw;
+  }
+  WriteFileAtomically((base / "config.yaml").string(), ResolvedConfigYaml(RanScenario(scenario, spec)));
+  WriteFileAtomically((base / "summary.json").string(), FormatSummaryJson(result.summary));
+  return result;
+}
+
+std::string RouterFolderName(const std::string& spec) {
+  std::string folder = spec;
+  for (char& c : folder) c = (c == ':' || c == '/' || c == ',') ? '_' : c;
+  return folder;
+}
+
+std::vector<RouterResult> EvaluateRoutersStreaming(const Scenario& scenario, std::vector<std::string> specs,
+                                                   const std::string& out_dir) {
+  if (specs.empty()) specs = BuiltinRouterSpecs(scenario.system);
+  for (const std::string& spec : specs) PrepareRouter(scenario, spec);
+  std::vector<RouterResult> results;
+  for (const std::string& spec : specs) {
+    results.push_back(RunRouterStreaming(
+        scenario, spec, out_dir.empty() ? std::string() : (std::filesystem::path(out_dir) / RouterFolderName(spec)).string()));
+  }
+  return results;
+}
+
 std::vector<RouterResult> CompareRouters(const Scenario& scenario, std::vector<std::string> specs) {
   if (specs.empty()) specs = BuiltinRouterSpecs(scenario.system);
   // Build every router first so that a bad spec fails before any simulation runs.
@@ -112,7 +199,7 @@ std::string FormatComparisonMarkdown(const Scenario& scenario, const std::vector
   }
   out += fmt::format("\nWindows: {} sliding windows of {} requests; columns count windows whose "
                      "average reward (fraction of peak) meets the threshold (Tables 2-4 of the paper).\n",
-                     first.window_averages.size(), scenario.metrics.window);
+                     first.num_windows, scenario.metrics.window);
   return out;
 }
 
@@ -128,7 +215,7 @@ std::string FormatComparisonCsv(const std::vector<RouterResult>& results) {
     const Summary& s = r.summary;
     out += fmt::format("{},{},{},{},{},{},{},{}", r.spec, s.mean_reward_fraction, s.deadline_miss_rate,
                        s.latency_p50_s, s.latency_p99_s, s.throughput_rps, s.hardware_utility,
-                       s.window_averages.size());
+                       s.num_windows);
     for (int64_t c : s.threshold_counts) out += fmt::format(",{}", c);
     for (int64_t c : s.selections) out += fmt::format(",{}", c);
     out += '\n';

@@ -29,6 +29,22 @@ struct RouterRun {
 };
 RouterRun RunRouterSpec(const Scenario& scenario, const std::string& spec, const Workload& workload);
 
+// One router spec over the scenario's workload read lazily (OpenScenarioWorkload), each record
+// summarized and, when `out_dir` is given, written to its run folder (WriteRunFolder's files,
+// the same bytes) as it finishes, then dropped: memory follows the requests in flight, not the
+// run (quantile inputs spill to unlinked files in `out_dir`, or the system's temporary folder).
+// The result holds no records. A failure leaves an existing run folder as it was.
+RouterResult RunRouterStreaming(const Scenario& scenario, const std::string& spec, const std::string& out_dir);
+
+// `evaluate`: every spec checked first (a bad one fails before any run), then each router run by
+// RunRouterStreaming, into out_dir/<RouterFolderName(spec)> when out_dir is given. Specs empty:
+// every built-in router. The results hold no records: routers run one after the other, each
+// holding only its requests in flight.
+std::vector<RouterResult> EvaluateRoutersStreaming(const Scenario& scenario, std::vector<std::string> specs,
+                                                   const std::string& out_dir);
+// A router spec as a folder name: ':', '/' and ',' become '_'.
+std::string RouterFolderName(const std::string& spec);
+
 // Runs each router spec over the scenario's workload. Specs empty: every built-in router.
 // Besides the registry's routers, "dedicated:<model>" runs static:<model> on the paper's
 // baseline system (every GPU holds <model> alone, with all of its memory).

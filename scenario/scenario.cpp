@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -333,6 +334,43 @@ Workload MakeScenarioWorkload(const Scenario& scenario) {
   }
   scenario.deadline.ApplyTo(workload, scenario.tasks);
   return workload;
+}
+
+namespace {
+
+// Fills in deadlines as the requests pass (DeadlineSpec::ApplyTo, one at a time) and refuses an
+// empty workload as MakeScenarioWorkload does.
+class DeadlineFillingSource : public RequestSource {
+ public:
+  DeadlineFillingSource(const Scenario& scenario, std::unique_ptr<RequestSource> inner)
+      : scenario_(&scenario), inner_(std::move(inner)) {}
+  bool Next(Request* request) override {
+    if (!inner_->Next(request)) {
+      if (count_ == 0) {
+        ThrowConfigError("{}: the workload ({}) produced no requests; raise its rate or duration",
+                         scenario_->source, scenario_->workload->Describe());
+      }
+      return false;
+    }
+    ++count_;
+    if (std::isnan(request->deadline_s)) {
+      request->deadline_s = scenario_->deadline.DeadlineSeconds(scenario_->tasks.task(request->task),
+                                                                request->output_tokens, request->arrival_s);
+    }
+    return true;
+  }
+
+ private:
+  const Scenario* scenario_;
+  std::unique_ptr<RequestSource> inner_;
+  int64_t count_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<RequestSource> OpenScenarioWorkload(const Scenario& scenario) {
+  return std::make_unique<DeadlineFillingSource>(
+      scenario, scenario.workload->Open(WorkloadContext{&scenario.tasks, scenario.seed}));
 }
 
 RouterContext MakeRouterContext(const Scenario& scenario) {

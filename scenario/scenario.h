@@ -96,6 +96,9 @@ std::string ResolvedConfigYaml(const Scenario& scenario);
 
 // The scenario's workload with deadlines filled in.
 Workload MakeScenarioWorkload(const Scenario& scenario);
+// The same requests one at a time, read lazily where the workload kind can (a request CSV):
+// what a replay of millions of requests runs on (RunRouterStreaming, scenario/compare.h).
+std::unique_ptr<RequestSource> OpenScenarioWorkload(const Scenario& scenario);
 
 // The scenario's router, or `spec` (a router string) when given.
 std::unique_ptr<RoutingPolicy> MakeScenarioRouter(const Scenario& scenario,

@@ -57,82 +57,138 @@ Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOpt
 
 Summary Summarize(std::span<const RequestRecord> records, const ServingSystem& system,
                   const SimCounters& counters, const TaskTable& tasks, const MetricsOptions& options) {
-  Summary s;
-  s.num_requests = static_cast<int64_t>(records.size());
-  s.num_gpus = system.num_gpus;
-  s.model_names = system.model_names;
-  for (const auto& t : tasks.tasks()) s.task_names.push_back(t.name);
-  const size_t num_models = system.model_names.size();
-  s.selections.assign(num_models, 0);
-  s.selections_by_task.assign(s.task_names.size(), std::vector<int64_t>(num_models, 0));
-  s.counters = counters;
-  s.engine = ToString(system.engine.kind);
+  SummaryBuilder builder(system, tasks, options);
+  for (const RequestRecord& rec : records) builder.Add(rec);
+  return builder.Finish(counters);
+}
 
-  std::vector<double> latencies;
-  latencies.reserve(records.size());
-  std::vector<double> normalized;
-  normalized.reserve(records.size());
-  double sojourn_sum = 0.0;
-  double last_finish = records.empty() ? 0.0 : records.front().request.arrival_s;
-  int64_t misses = 0;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const RequestRecord& rec = records[i];
-    BS_CHECK(rec.finished && (rec.model >= 0 || rec.reject == RejectReason::kServerError));
-    s.total_reward += rec.reward;
-    s.total_peak += rec.peak_reward;
-    normalized.push_back(rec.peak_reward > 0.0 ? rec.reward / rec.peak_reward : 0.0);
-    const size_t bin = i / static_cast<size_t>(options.selection_bin_requests);
-    if (bin >= s.selections_over_time.size()) s.selections_over_time.emplace_back(num_models, 0);
-    if (rec.model >= 0) {
-      ++s.selections[static_cast<size_t>(rec.model)];
-      ++s.selections_by_task[static_cast<size_t>(rec.request.task)][static_cast<size_t>(rec.model)];
-      ++s.selections_over_time[bin][static_cast<size_t>(rec.model)];
-    }
-    if (!rec.deadline_met) ++misses;
-    const double sojourn = rec.completion_s - rec.request.arrival_s;
-    sojourn_sum += sojourn;
-    last_finish = std::max(last_finish, rec.completion_s);
-    if (rec.reject == RejectReason::kNone) {
-      ++s.completed;
-      latencies.push_back(sojourn);
-    } else {
-      ++s.rejected;
-    }
+SummaryBuilder::SummaryBuilder(const ServingSystem& system, const TaskTable& tasks, const MetricsOptions& options)
+    : options_(options) {
+  s_.num_gpus = system.num_gpus;
+  s_.model_names = system.model_names;
+  for (const auto& t : tasks.tasks()) s_.task_names.push_back(t.name);
+  const size_t num_models = system.model_names.size();
+  s_.selections.assign(num_models, 0);
+  s_.selections_by_task.assign(s_.task_names.size(), std::vector<int64_t>(num_models, 0));
+  s_.engine = ToString(system.engine.kind);
+  s_.thresholds = options.thresholds;
+  s_.threshold_counts.assign(options.thresholds.size(), 0);
+  for (RejectReason reason : {RejectReason::kNoReplica, RejectReason::kExceedsContextWindow,
+                              RejectReason::kExceedsKvCapacity}) {
+    s_.rejected_by_reason.emplace_back(ToString(reason), 0);
   }
-  const double n = static_cast<double>(records.size());
-  if (!records.empty()) {
+  ring_.reserve(static_cast<size_t>(std::max(options.window, 1)));
+}
+
+void SummaryBuilder::SpillTo(const std::string& dir) {
+  BS_CHECK(index_ == 0);
+  latencies_.SpillTo(dir);
+  ttfts_.SpillTo(dir);
+  tpots_.SpillTo(dir);
+}
+
+void SummaryBuilder::StreamWindowsTo(std::function<void(int64_t, double)> sink) {
+  BS_CHECK(index_ == 0);
+  window_sink_ = std::move(sink);
+}
+
+void SummaryBuilder::Add(const RequestRecord& rec) {
+  BS_CHECK(rec.finished && (rec.model >= 0 || rec.reject == RejectReason::kServerError));
+  if (index_ == 0) {
+    first_arrival_ = rec.request.arrival_s;
+    last_finish_ = rec.request.arrival_s;
+  }
+  last_arrival_ = rec.request.arrival_s;
+  s_.total_reward += rec.reward;
+  s_.total_peak += rec.peak_reward;
+  const size_t bin = static_cast<size_t>(index_) / static_cast<size_t>(options_.selection_bin_requests);
+  if (bin >= s_.selections_over_time.size()) s_.selections_over_time.emplace_back(s_.model_names.size(), 0);
+  if (rec.model >= 0) {
+    ++s_.selections[static_cast<size_t>(rec.model)];
+    ++s_.selections_by_task[static_cast<size_t>(rec.request.task)][static_cast<size_t>(rec.model)];
+    ++s_.selections_over_time[bin][static_cast<size_t>(rec.model)];
+  }
+  if (!rec.deadline_met) ++misses_;
+  const double sojourn = rec.completion_s - rec.request.arrival_s;
+  sojourn_sum_ += sojourn;
+  last_finish_ = std::max(last_finish_, rec.completion_s);
+  if (rec.reject == RejectReason::kNone) {
+    ++s_.completed;
+    latencies_.Append(sojourn);
+  } else {
+    ++s_.rejected;
+    if (rec.reject == RejectReason::kServerError) ++server_errors_;
+    for (auto& [name, count] : s_.rejected_by_reason) count += name == ToString(rec.reject) ? 1 : 0;
+  }
+  if (const double ttft = TimeToFirstToken(rec); !std::isnan(ttft)) ttfts_.Append(ttft);
+  if (const double tpot = TimePerOutputToken(rec); !std::isnan(tpot)) tpots_.Append(tpot);
+  ++index_;
+  AddWindowValue(rec.peak_reward > 0.0 ? rec.reward / rec.peak_reward : 0.0);
+}
+
+// Sliding windows by a running sum; each window re-sums exactly every 4096 steps so that
+// rounding drift cannot cross a threshold. Window j covers requests j .. j + W - 1 and is made
+// when request j + W - 1 arrives; the ring holds the W newest values, oldest first from
+// ring_head_.
+void SummaryBuilder::AddWindowValue(double normalized) {
+  const auto window = static_cast<size_t>(options_.window);
+  if (ring_.size() < window) {
+    ring_.push_back(normalized);
+    if (ring_.size() < window) return;
+    double sum = 0.0;
+    for (double v : ring_) sum += v;
+    window_sum_ = sum;
+    return EmitWindow(sum);
+  }
+  const double oldest = ring_[ring_head_];
+  ring_[ring_head_] = normalized;
+  ring_head_ = (ring_head_ + 1) % window;
+  const auto j = static_cast<size_t>(index_) - window;  // the new window's first request
+  if (j % 4096 == 0) {
+    double sum = 0.0;
+    for (size_t i = 0; i < window; ++i) sum += ring_[(ring_head_ + i) % window];
+    window_sum_ = sum;
+  } else {
+    window_sum_ += normalized - oldest;
+  }
+  EmitWindow(window_sum_);
+}
+
+void SummaryBuilder::EmitWindow(double sum) {
+  const double average = sum / static_cast<double>(options_.window);
+  for (size_t i = 0; i < options_.thresholds.size(); ++i) {
+    s_.threshold_counts[i] += average >= options_.thresholds[i] - kThresholdTolerance ? 1 : 0;
+  }
+  if (window_sink_) {
+    window_sink_(s_.num_windows, average);
+  } else {
+    s_.window_averages.push_back(average);
+  }
+  ++s_.num_windows;
+}
+
+Summary SummaryBuilder::Finish(const SimCounters& counters) {
+  Summary s = std::move(s_);
+  s.num_requests = index_;
+  s.counters = counters;
+  const double n = static_cast<double>(index_);
+  if (index_ > 0) {
     s.mean_reward_fraction = s.total_peak > 0.0 ? s.total_reward / s.total_peak : 0.0;
-    s.deadline_miss_rate = static_cast<double>(misses) / n;
-    const double first_arrival = records.front().request.arrival_s;
-    const double last_arrival = records.back().request.arrival_s;
-    const double span = last_finish - first_arrival;
+    s.deadline_miss_rate = static_cast<double>(misses_) / n;
+    const double span = last_finish_ - first_arrival_;
     s.throughput_rps = span > 0.0 ? static_cast<double>(s.completed) / span : 0.0;
-    s.offered_rate_rps = last_arrival > first_arrival ? (n - 1.0) / (last_arrival - first_arrival) : 0.0;
+    s.offered_rate_rps = last_arrival_ > first_arrival_ ? (n - 1.0) / (last_arrival_ - first_arrival_) : 0.0;
     const double sim_span = s.counters.end_s - s.counters.start_s;
     s.mean_in_system = sim_span > 0.0 ? s.counters.in_system_area / sim_span : 0.0;
     // Little: lambda = n / span, W = mean sojourn => lambda * W = sum of sojourns / span.
-    s.little_lambda_w = sim_span > 0.0 ? sojourn_sum / sim_span : 0.0;
-  }
-  for (RejectReason reason : {RejectReason::kNoReplica, RejectReason::kExceedsContextWindow,
-                              RejectReason::kExceedsKvCapacity}) {
-    s.rejected_by_reason.emplace_back(ToString(reason), 0);
+    s.little_lambda_w = sim_span > 0.0 ? sojourn_sum_ / sim_span : 0.0;
   }
   // Listed only when it happened: simulated runs never have it (and their outputs stay as they were).
-  if (std::any_of(records.begin(), records.end(),
-                  [](const RequestRecord& r) { return r.reject == RejectReason::kServerError; })) {
-    s.rejected_by_reason.emplace_back(ToString(RejectReason::kServerError), 0);
-  }
-  std::vector<double> ttfts;
-  std::vector<double> tpots;
-  for (const RequestRecord& rec : records) {
-    if (rec.reject != RejectReason::kNone) {
-      for (auto& [name, count] : s.rejected_by_reason) count += name == ToString(rec.reject) ? 1 : 0;
-    }
-    if (const double ttft = TimeToFirstToken(rec); !std::isnan(ttft)) ttfts.push_back(ttft);
-    if (const double tpot = TimePerOutputToken(rec); !std::isnan(tpot)) tpots.push_back(tpot);
-  }
-  s.ttft_s = Describe(std::move(ttfts));
-  s.tpot_s = Describe(std::move(tpots));
+  if (server_errors_ > 0) s.rejected_by_reason.emplace_back(ToString(RejectReason::kServerError), server_errors_);
+  // One list in memory at a time: a spilled run of millions holds only the one being sorted.
+  s.ttft_s = Describe(ttfts_.Take());
+  s.tpot_s = Describe(tpots_.Take());
+  std::vector<double> latencies = latencies_.Take();
   std::sort(latencies.begin(), latencies.end());
   s.latency_p50_s = Quantile(latencies, 0.50, 0.0);
   s.latency_p90_s = Quantile(latencies, 0.90, 0.0);
@@ -141,30 +197,6 @@ Summary Summarize(std::span<const RequestRecord> records, const ServingSystem& s
   for (double l : latencies) latency_sum += l;
   s.latency_mean_s = latencies.empty() ? 0.0 : latency_sum / static_cast<double>(latencies.size());
   s.hardware_utility = s.num_gpus > 0 ? s.mean_reward_fraction / s.num_gpus : 0.0;
-
-  // Sliding windows by a running sum; each window re-sums exactly every 4096 steps so that
-  // rounding drift cannot cross a threshold.
-  const auto window = static_cast<size_t>(options.window);
-  if (normalized.size() >= window) {
-    double sum = 0.0;
-    for (size_t i = 0; i < window; ++i) sum += normalized[i];
-    s.window_averages.push_back(sum / static_cast<double>(window));
-    for (size_t j = 1; j + window <= normalized.size(); ++j) {
-      if (j % 4096 == 0) {
-        sum = 0.0;
-        for (size_t i = j; i < j + window; ++i) sum += normalized[i];
-      } else {
-        sum += normalized[j + window - 1] - normalized[j - 1];
-      }
-      s.window_averages.push_back(sum / static_cast<double>(window));
-    }
-  }
-  s.thresholds = options.thresholds;
-  for (double threshold : options.thresholds) {
-    int64_t count = 0;
-    for (double w : s.window_averages) count += w >= threshold - kThresholdTolerance ? 1 : 0;
-    s.threshold_counts.push_back(count);
-  }
   return s;
 }
 
@@ -202,19 +234,27 @@ std::string FormatRequestLog(std::span<const RequestRecord> records,
   return out;
 }
 
+RequestLogWriter::RequestLogWriter(std::ostream& out, const std::vector<std::string>& names, const TaskTable& tasks)
+    : out_(&out), names_(&names), tasks_(&tasks) {
+  out << kRequestLogHeader;
+}
+
+void RequestLogWriter::Add(const RequestRecord& rec) {
+  AppendRequestRow(rows_, rec, *names_, *tasks_);
+  if (rows_.size() >= (size_t{1} << 16)) Flush();
+}
+
+void RequestLogWriter::Flush() {
+  out_->write(rows_.data(), static_cast<std::streamsize>(rows_.size()));
+  rows_.clear();
+}
+
 void WriteRequestLog(const std::string& path, std::span<const RequestRecord> records,
                      const std::vector<std::string>& names, const TaskTable& tasks) {
   WriteFileAtomically(path, [&](std::ostream& out) {
-    out << kRequestLogHeader;
-    fmt::memory_buffer rows;
-    for (const RequestRecord& rec : records) {
-      AppendRequestRow(rows, rec, names, tasks);
-      if (rows.size() >= (size_t{1} << 16)) {
-        out.write(rows.data(), static_cast<std::streamsize>(rows.size()));
-        rows.clear();
-      }
-    }
-    out.write(rows.data(), static_cast<std::streamsize>(rows.size()));
+    RequestLogWriter log(out, names, tasks);
+    for (const RequestRecord& rec : records) log.Add(rec);
+    log.Flush();
   });
 }
 
@@ -270,7 +310,7 @@ std::string FormatSummaryJson(const Summary& s) {
   }
   w.EndArray();
   w.Key("window_threshold_counts").BeginObject();
-  w.FieldInt("num_windows", static_cast<int64_t>(s.window_averages.size()));
+  w.FieldInt("num_windows", s.num_windows);
   for (size_t i = 0; i < s.thresholds.size(); ++i) {
     const std::string key = s.thresholds[i] >= 1.0 ? fmt::format("eq_{:.2f}", s.thresholds[i])
                                                    : fmt::format("ge_{:.2f}", s.thresholds[i]);

@@ -22,10 +22,15 @@
 //                  lambda = n / (last finish - first arrival) and W the mean sojourn time.
 #pragma once
 
+#include <fmt/format.h>
+
+#include <functional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "common/double_list.h"
 #include "common/tasks.h"
 #include "sim/simulator.h"
 
@@ -84,13 +89,55 @@ struct Summary {
   std::vector<int64_t> selections;                     // by model
   std::vector<std::vector<int64_t>> selections_by_task;  // [task][model]
   std::vector<std::vector<int64_t>> selections_over_time;  // [bin][model]
-  std::vector<double> window_averages;
+  std::vector<double> window_averages;  // empty when a SummaryBuilder streamed them elsewhere
+  int64_t num_windows = 0;
   std::vector<double> thresholds;
   std::vector<int64_t> threshold_counts;
   SimCounters counters;
 };
 
 Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOptions& options);
+
+// Builds a Summary from finished records given one at a time, in id order; Summarize is this
+// over a span, so both give the same Summary bit for bit. Its memory grows with the run only
+// in what needs every value: latencies, TTFTs and TPOTs for their quantiles (8 bytes a request
+// each) and the window averages. SpillTo moves the first to unlinked temporary files and
+// StreamWindowsTo hands the second on as they are made, so that a run of millions of requests
+// holds O(window) (sim/README.md, "Streaming").
+class SummaryBuilder {
+ public:
+  SummaryBuilder(const ServingSystem& system, const TaskTable& tasks, const MetricsOptions& options);
+  // Call before the first Add.
+  void SpillTo(const std::string& dir);
+  // Window averages go to `sink` (index, average) instead of Summary::window_averages.
+  void StreamWindowsTo(std::function<void(int64_t, double)> sink);
+
+  void Add(const RequestRecord& rec);
+  // `counters` supplies start_s, end_s and in_system_area (and is copied into the Summary).
+  Summary Finish(const SimCounters& counters);
+
+ private:
+  void AddWindowValue(double normalized);
+  void EmitWindow(double sum);
+
+  MetricsOptions options_;
+  Summary s_;
+  int64_t index_ = 0;
+  double first_arrival_ = 0.0;
+  double last_arrival_ = 0.0;
+  double last_finish_ = 0.0;
+  double sojourn_sum_ = 0.0;
+  int64_t misses_ = 0;
+  int64_t server_errors_ = 0;
+  DoubleList latencies_;
+  DoubleList ttfts_;
+  DoubleList tpots_;
+  // The last `window` normalized rewards, oldest at ring_head_, and the running sum.
+  std::vector<double> ring_;
+  size_t ring_head_ = 0;
+  double window_sum_ = 0.0;
+  std::function<void(int64_t, double)> window_sink_;
+};
 // The same from records made elsewhere (a live run against a server, serve/loadgen.h): every
 // record finished, in id order; a record with model -1 (no model answered) counts in no
 // selection. `counters` supplies start_s, end_s and in_system_area.
@@ -100,6 +147,21 @@ Summary Summarize(std::span<const RequestRecord> records, const ServingSystem& s
 
 // Per-request log: one CSV row per request, in id (arrival) order.
 std::string FormatRequestLog(const Simulator& sim, const TaskTable& tasks);
+// requests.csv rows written to a stream as records come (in id order), 64 KiB at a time.
+class RequestLogWriter {
+ public:
+  // Writes the header. `out`, `names` and `tasks` must outlive the writer.
+  RequestLogWriter(std::ostream& out, const std::vector<std::string>& names, const TaskTable& tasks);
+  void Add(const RequestRecord& rec);
+  // Writes what is buffered (call at the end).
+  void Flush();
+
+ private:
+  std::ostream* out_;
+  const std::vector<std::string>* names_;
+  const TaskTable* tasks_;
+  fmt::memory_buffer rows_;
+};
 // requests.csv written row by row into `path` (WriteFileAtomically), never held as one string:
 // the same bytes as FormatRequestLog.
 void WriteRequestLog(const std::string& path, std::span<const RequestRecord> records,

@@ -70,21 +70,31 @@ Simulator::Simulator(ServingSystem system, std::vector<std::vector<double>> qual
 }
 
 void Simulator::Reset(Workload workload, uint64_t episode) {
-  workload_ = std::move(workload);
+  const size_t n = workload.size();
+  Reset(std::make_unique<VectorRequestSource>(std::move(workload)), episode);
+  records_.reserve(n);
+  finish_order_.reserve(n);
+}
+
+void Simulator::PullNext() {
+  has_next_ = source_->Next(&next_);
+  if (!has_next_) return;
+  const int64_t position = arrived_ + (pending_ ? 1 : 0);
+  BS_CHECK_MSG(next_.id == position, "request at position {} has id {}", position, next_.id);
+  BS_CHECK_MSG(next_.arrival_s >= now_s_, "workload not sorted at request {}", position);
+  BS_CHECK_MSG(!std::isnan(next_.deadline_s), "request {} has no deadline", position);
+  BS_CHECK(next_.task >= 0 && static_cast<size_t>(next_.task) < quality_.size());
+}
+
+void Simulator::Reset(std::unique_ptr<RequestSource> source, uint64_t episode, RecordSink sink) {
+  source_ = std::move(source);
+  sink_ = std::move(sink);
   records_.clear();
-  records_.resize(workload_.size());
-  for (size_t i = 0; i < workload_.size(); ++i) {
-    const Request& r = workload_[i];
-    BS_CHECK_MSG(r.id == static_cast<int64_t>(i), "request at position {} has id {}", i, r.id);
-    BS_CHECK_MSG(i == 0 || r.arrival_s >= workload_[i - 1].arrival_s,
-                 "workload not sorted at request {}", i);
-    BS_CHECK_MSG(!std::isnan(r.deadline_s), "request {} has no deadline", i);
-    BS_CHECK(r.task >= 0 && static_cast<size_t>(r.task) < quality_.size());
-    records_[i].request = r;
-    records_[i].peak_reward = peak_by_task_[static_cast<size_t>(r.task)];
-  }
+  first_id_ = 0;
+  released_ = 0;
+  arrived_ = 0;
+  finished_ = 0;
   finish_order_.clear();
-  finish_order_.reserve(workload_.size());
   for (auto& inst : instances_) {
     inst.queue.clear();
     inst.admitted.clear();
@@ -104,9 +114,10 @@ void Simulator::Reset(Workload workload, uint64_t episode) {
   std::fill(busy_on_gpu_.begin(), busy_on_gpu_.end(), 0);
   events_ = {};
   next_sequence_ = 0;
-  next_arrival_ = 0;
   pending_ = false;
-  now_s_ = workload_.empty() ? 0.0 : workload_.front().arrival_s;
+  now_s_ = -std::numeric_limits<double>::infinity();
+  PullNext();
+  now_s_ = has_next_ ? next_.arrival_s : 0.0;
   in_system_ = 0;
   counters_ = SimCounters{};
   counters_.start_s = now_s_;
@@ -124,10 +135,9 @@ void Simulator::AdvanceClock(double t) {
 }
 
 bool Simulator::AdvanceToNextArrival() {
-  BS_CHECK_MSG(!pending_, "AdvanceToNextArrival called before dispatching request {}",
-               next_arrival_);
-  if (next_arrival_ >= workload_.size()) return false;
-  const double arrival_s = workload_[next_arrival_].arrival_s;
+  BS_CHECK_MSG(!pending_, "AdvanceToNextArrival called before dispatching request {}", arrived_);
+  if (!has_next_) return false;
+  const double arrival_s = next_.arrival_s;
   // Iteration ends at the arrival's time come first (see the header).
   while (!events_.empty() && events_.top().time_s <= arrival_s) {
     const Event event = events_.top();
@@ -138,7 +148,10 @@ bool Simulator::AdvanceToNextArrival() {
   ++counters_.events;
   ++counters_.arrivals;
   pending_ = true;
-  const Request& r = workload_[next_arrival_];
+  RequestRecord& rec = records_.emplace_back();
+  rec.request = next_;
+  rec.peak_reward = peak_by_task_[static_cast<size_t>(next_.task)];
+  const Request& r = rec.request;
   view_.now_s = now_s_;
   view_.request_id = r.id;
   view_.task = r.task;
@@ -155,7 +168,7 @@ bool Simulator::AdvanceToNextArrival() {
 
 const Request& Simulator::pending() const {
   BS_CHECK(pending_);
-  return workload_[next_arrival_];
+  return records_.back().request;
 }
 
 void Simulator::RefreshView() {
@@ -177,9 +190,9 @@ void Simulator::RefreshView() {
     } else if (oracle_view_) {
       replica.oracle_kv_free_tokens = inst.spec.kv_capacity_tokens - inst.kv_used;
       int64_t remaining = 0;
-      for (int64_t id : inst.admitted) remaining += workload_[static_cast<size_t>(id)].output_tokens;
+      for (int64_t id : inst.admitted) remaining += RequestOf(id).output_tokens;
       for (const Finishing& f : inst.finishing) remaining += f.target_step - inst.decode_steps;
-      for (int64_t id : inst.queue) remaining += workload_[static_cast<size_t>(id)].output_tokens;
+      for (int64_t id : inst.queue) remaining += RequestOf(id).output_tokens;
       replica.oracle_remaining_tokens = remaining;
     }
   }
@@ -258,10 +271,11 @@ int32_t Simulator::ChooseReplica(ModelId model, const Request& request) {
 void Simulator::Dispatch(ModelId model) {
   BS_CHECK_MSG(pending_, "Dispatch called with no pending request");
   BS_CHECK(model >= 0 && static_cast<size_t>(model) < system_.model_names.size());
+  RequestRecord& rec = records_.back();
+  Request& r = rec.request;
+  ++arrived_;
   pending_ = false;
-  Request& r = workload_[next_arrival_];
-  ++next_arrival_;
-  RequestRecord& rec = records_[static_cast<size_t>(r.id)];
+  PullNext();
   const int64_t context = static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
   const auto window_of = [&](ModelId m) {
     return system_.model_profiles[static_cast<size_t>(m)]->model().max_context_tokens;
@@ -288,8 +302,6 @@ void Simulator::Dispatch(ModelId model) {
     // stops generating at max_model_len).
     r.prompt_tokens = std::min(r.prompt_tokens, profile.max_context_tokens - 1);
     r.output_tokens = std::min(r.output_tokens, profile.max_context_tokens - r.prompt_tokens);
-    rec.request.prompt_tokens = r.prompt_tokens;
-    rec.request.output_tokens = r.output_tokens;
     ++counters_.truncated_requests;
   }
   const int64_t kv_needed = static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
@@ -333,19 +345,38 @@ ModelId Simulator::NearestFittingModel(ModelId chosen, int64_t context) const {
 }
 
 void Simulator::Reject(int64_t id, RejectReason reason) {
-  RequestRecord& rec = records_[static_cast<size_t>(id)];
+  RequestRecord& rec = Record(id);
   rec.reject = reason;
   rec.completion_s = now_s_;
   rec.reward = 0.0;
   rec.deadline_met = false;
   rec.finished = true;
-  finish_order_.push_back(id);
+  Finished(id);
+}
+
+void Simulator::Finished(int64_t id) {
+  ++finished_;
+  if (!sink_) {
+    finish_order_.push_back(id);
+    return;
+  }
+  while (released_ < records_.size() && records_[released_].finished) {
+    sink_(records_[released_]);
+    ++released_;
+  }
+  // Erase in chunks: amortized O(1) a request, and the vector stays about the size of what is
+  // in flight.
+  if (released_ >= 4096 && released_ * 2 >= records_.size()) {
+    records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(released_));
+    first_id_ += static_cast<int64_t>(released_);
+    released_ = 0;
+  }
 }
 
 void Simulator::Admit(Instance& inst, int32_t index, std::deque<int64_t>& queue) {
   int64_t prompt_tokens = 0;
   while (!queue.empty()) {
-    const Request& r = workload_[static_cast<size_t>(queue.front())];
+    const Request& r = RequestOf(queue.front());
     const int64_t kv_needed = static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
     if (inst.running >= inst.spec.max_batch_size) break;
     if (inst.kv_used + kv_needed > inst.spec.kv_capacity_tokens) break;
@@ -355,7 +386,7 @@ void Simulator::Admit(Instance& inst, int32_t index, std::deque<int64_t>& queue)
     inst.kv_used += kv_needed;
     prompt_tokens += r.prompt_tokens;
     inst.admitted.push_back(r.id);
-    RequestRecord& rec = records_[static_cast<size_t>(r.id)];
+    RequestRecord& rec = Record(r.id);
     rec.replica = index;
     rec.admitted_s = now_s_;
   }
@@ -376,7 +407,7 @@ void Simulator::StartEngineIteration(int32_t index) {
   counters_.swap_preemptions += after.swap_preemptions - before.swap_preemptions;
   counters_.swapped_out_blocks += after.swapped_out_blocks - before.swapped_out_blocks;
   counters_.swapped_in_blocks += after.swapped_in_blocks - before.swapped_in_blocks;
-  for (int64_t id : engine.newly_admitted()) records_[static_cast<size_t>(id)].admitted_s = now_s_;
+  for (int64_t id : engine.newly_admitted()) Record(id).admitted_s = now_s_;
   int32_t& busy_neighbours = busy_on_gpu_[static_cast<size_t>(inst.spec.gpu)];
   const double duration_s = *duration * (1.0 + system_.interference_factor * busy_neighbours);
   ++busy_neighbours;
@@ -388,7 +419,7 @@ void Simulator::StartEngineIteration(int32_t index) {
 void Simulator::EndEngineIteration(int32_t index) {
   Instance& inst = instances_[static_cast<size_t>(index)];
   for (const TokenOutput& out : inst.engine->FinishIteration()) {
-    if (out.first) records_[static_cast<size_t>(out.id)].first_token_s = now_s_;
+    if (out.first) Record(out.id).first_token_s = now_s_;
     if (out.finished) Finish(out.id);
   }
 }
@@ -404,7 +435,7 @@ void Simulator::TryStart(int32_t index) {
   double duration_s = 0.0;
   if (!inst.admitted.empty()) {
     int64_t prompt_tokens = 0;
-    for (int64_t id : inst.admitted) prompt_tokens += workload_[static_cast<size_t>(id)].prompt_tokens;
+    for (int64_t id : inst.admitted) prompt_tokens += RequestOf(id).prompt_tokens;
     inst.prefill = true;
     duration_s = inst.profile->PrefillSeconds(prompt_tokens);
     ++counters_.prefill_iterations;
@@ -439,8 +470,8 @@ void Simulator::ProcessEvent(const Event& event) {
   }
   if (inst.prefill) {
     for (int64_t id : inst.admitted) {
-      const Request& r = workload_[static_cast<size_t>(id)];
-      records_[static_cast<size_t>(id)].first_token_s = now_s_;
+      const Request& r = RequestOf(id);
+      Record(id).first_token_s = now_s_;
       if (r.output_tokens == 1) {
         --inst.running;
         inst.kv_used -= static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
@@ -459,7 +490,7 @@ void Simulator::ProcessEvent(const Event& event) {
       std::pop_heap(inst.finishing.begin(), inst.finishing.end(), std::greater<>());
       const Finishing done = inst.finishing.back();
       inst.finishing.pop_back();
-      const Request& r = workload_[static_cast<size_t>(done.request)];
+      const Request& r = RequestOf(done.request);
       --inst.running;
       inst.kv_used -= static_cast<int64_t>(r.prompt_tokens) + r.output_tokens;
       inst.context_base -= static_cast<int64_t>(r.prompt_tokens) + r.output_tokens - done.target_step;
@@ -472,7 +503,7 @@ void Simulator::ProcessEvent(const Event& event) {
 }
 
 void Simulator::Finish(int64_t id) {
-  RequestRecord& rec = records_[static_cast<size_t>(id)];
+  RequestRecord& rec = Record(id);
   BS_CHECK_MSG(!rec.finished, "request {} finished twice", id);
   const Request& r = rec.request;
   rec.completion_s = now_s_;
@@ -483,7 +514,7 @@ void Simulator::Finish(int64_t id) {
   rec.reward = outcome.reward;
   rec.finished = true;
   --in_system_;
-  finish_order_.push_back(id);
+  Finished(id);
 }
 
 void Simulator::Drain() {

@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <queue>
 #include <span>
@@ -41,6 +42,7 @@
 #include <vector>
 
 #include "common/request.h"
+#include "common/request_source.h"
 #include "common/rng.h"
 #include "sim/cluster.h"
 #include "router/core/rate_estimator.h"
@@ -110,6 +112,14 @@ class Simulator {
   // The load balancer's random stream restarts from the seed given to the constructor, mixed
   // with `episode`, so episodes differ but each one is reproducible.
   void Reset(Workload workload, uint64_t episode = 0);
+  // The same over requests pulled one at a time as the clock reaches them.
+  //
+  // Streaming (`sink` given): each record goes to `sink` once it and every record before it
+  // have finished, in id order, and is then dropped; records() holds only those not yet
+  // handed on and finish_order() stays empty, so memory follows the requests in flight, not
+  // the run. The records handed on are the ones a non-streaming run keeps, bit for bit.
+  using RecordSink = std::function<void(const RequestRecord&)>;
+  void Reset(std::unique_ptr<RequestSource> source, uint64_t episode = 0, RecordSink sink = nullptr);
 
   // Processes iteration ends up to the next arrival and stops there for a decision. Returns
   // false when every request has been dispatched (call Drain()).
@@ -126,16 +136,20 @@ class Simulator {
   // Runs until every dispatched request has finished.
   void Drain();
 
+  // Records of the requests that have arrived, in id order (streaming: from the oldest not yet
+  // handed to the sink).
   const std::vector<RequestRecord>& records() const { return records_; }
   // Moves the records out (a finished run's results outlive the engine without a copy); the
   // simulator then holds none until the next Reset.
   std::vector<RequestRecord> TakeRecords() { return std::move(records_); }
-  // Ids of finished requests (completed or rejected) in the order they finished.
+  // Ids of finished requests (completed or rejected) in the order they finished (not kept
+  // when streaming).
   const std::vector<int64_t>& finish_order() const { return finish_order_; }
   const SimCounters& counters() const { return counters_; }
   const ServingSystem& system() const { return system_; }
   double now_s() const { return now_s_; }
-  bool all_finished() const { return finish_order_.size() == records_.size(); }
+  // Every request of the workload has arrived and finished.
+  bool all_finished() const { return !has_next_ && finished_ == arrived_; }
 
  private:
   struct Event {
@@ -178,6 +192,12 @@ class Simulator {
   void Admit(Instance& inst, int32_t index, std::deque<int64_t>& queue);
   void Finish(int64_t id);
   void Reject(int64_t id, RejectReason reason);
+  // Counts a finished request; streaming, hands on the finished prefix of the records.
+  void Finished(int64_t id);
+  RequestRecord& Record(int64_t id) { return records_[static_cast<size_t>(id - first_id_)]; }
+  const Request& RequestOf(int64_t id) const { return records_[static_cast<size_t>(id - first_id_)].request; }
+  // Reads the next request of the source into next_ (has_next_ false at its end), checked.
+  void PullNext();
   int32_t ChooseReplica(ModelId model, const Request& request);
   // over_context: fit: the placed model whose window holds `context` tokens nearest to
   // `chosen` in model order (the later on a tie), or -1.
@@ -199,8 +219,17 @@ class Simulator {
   bool oracle_view_;
   uint64_t seed_;
 
-  std::vector<Request> workload_;
+  std::unique_ptr<RequestSource> source_;
+  Request next_;          // the next arrival, when has_next_
+  bool has_next_ = false;
+  RecordSink sink_;
+  // records_[i] is request first_id_ + i; streaming, records_[0, released_) were handed on
+  // and are erased in chunks.
   std::vector<RequestRecord> records_;
+  int64_t first_id_ = 0;
+  size_t released_ = 0;
+  int64_t arrived_ = 0;
+  int64_t finished_ = 0;
   std::vector<int64_t> finish_order_;
   std::vector<Instance> instances_;
   std::vector<std::vector<int32_t>> replicas_by_model_;
@@ -209,7 +238,6 @@ class Simulator {
   std::vector<int32_t> busy_on_gpu_;
   std::priority_queue<Event, std::vector<Event>, EventAfter> events_;
   uint64_t next_sequence_ = 0;
-  size_t next_arrival_ = 0;
   bool pending_ = false;
   double now_s_ = 0.0;
   int64_t in_system_ = 0;

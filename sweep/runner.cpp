@@ -175,7 +175,7 @@ std::vector<std::pair<std::string, std::string>> FlattenSummary(const Summary& s
           Num(fraction(s.selections_by_task[t][m_i], total)));
     }
   }
-  add("num_windows", fmt::format("{}", s.window_averages.size()));
+  add("num_windows", fmt::format("{}", s.num_windows));
   for (size_t i = 0; i < s.thresholds.size(); ++i) add(ThresholdKey(s.thresholds[i]), fmt::format("{}", s.threshold_counts[i]));
   add("sim_events", fmt::format("{}", s.counters.events));
   add("sim_prefill_iterations", fmt::format("{}", s.counters.prefill_iterations));

@@ -18,10 +18,12 @@ constexpr size_t kBufferBytes = size_t{64} << 10;
 
 }  // namespace
 
-LineReader::LineReader(const std::string& path) : path_(path), buffer_(kBufferBytes) {
+LineReader::LineReader(const std::string& path, size_t max_line_bytes, std::string what)
+    : path_(path), max_line_bytes_(std::min(max_line_bytes, kMaxLineBytes)), what_(std::move(what)),
+      buffer_(kBufferBytes) {
   file_ = std::fopen(path.c_str(), "rb");
   if (file_ == nullptr) {
-    ThrowConfigError("{}: cannot open trace file: {}", path, std::strerror(errno));
+    ThrowConfigError("{}: cannot open {}: {}", path, what_, std::strerror(errno));
   }
   unsigned char magic[2] = {0, 0};
   const size_t got = std::fread(magic, 1, 2, file_);
@@ -30,7 +32,7 @@ LineReader::LineReader(const std::string& path) : path_(path), buffer_(kBufferBy
     std::fclose(file_);
     file_ = nullptr;
     gzFile gz = gzopen(path.c_str(), "rb");
-    if (gz == nullptr) ThrowConfigError("{}: cannot open gzip trace file", path);
+    if (gz == nullptr) ThrowConfigError("{}: cannot open gzip {}", path, what_);
     // A larger zlib input buffer halves the number of read calls on big traces.
     gzbuffer(gz, 256 * 1024);
     gz_ = gz;
@@ -84,10 +86,7 @@ bool LineReader::Refill() {
   }
   if (end_ == buffer_.size()) {
     // The pending line fills the whole buffer: grow it, within the limit.
-    if (buffer_.size() >= kMaxLineBytes) {
-      ThrowConfigError("{}:{}: line longer than {} MiB; is this a text trace file?", path_,
-                       line_number_ + 1, kMaxLineBytes >> 20);
-    }
+    if (buffer_.size() >= max_line_bytes_) ThrowLineTooLong();
     buffer_.resize(std::min(buffer_.size() * 2, kMaxLineBytes));
   }
   const size_t got = ReadSome(buffer_.data() + end_, buffer_.size() - end_);
@@ -100,6 +99,12 @@ bool LineReader::Refill() {
   return true;
 }
 
+void LineReader::ThrowLineTooLong() const {
+  const std::string limit = max_line_bytes_ % (size_t{1} << 20) == 0 ? fmt::format("{} MiB", max_line_bytes_ >> 20)
+                                                                      : fmt::format("{} bytes", max_line_bytes_);
+  ThrowConfigError("{}:{}: line longer than {}; is this a text {}?", path_, line_number_ + 1, limit, what_);
+}
+
 bool LineReader::Next(std::string_view* line) {
   size_t scan_from = begin_;
   while (true) {
@@ -109,6 +114,7 @@ bool LineReader::Next(std::string_view* line) {
       const size_t stop = static_cast<size_t>(static_cast<const char*>(newline) - buffer_.data());
       size_t length = stop - begin_;
       if (length > 0 && buffer_[begin_ + length - 1] == '\r') --length;
+      if (length > max_line_bytes_) ThrowLineTooLong();
       *line = std::string_view(buffer_.data() + begin_, length);
       begin_ = stop + 1;
       ++line_number_;
@@ -120,6 +126,7 @@ bool LineReader::Next(std::string_view* line) {
       // The last line has no newline.
       size_t length = end_ - begin_;
       if (buffer_[begin_ + length - 1] == '\r') --length;
+      if (length > max_line_bytes_) ThrowLineTooLong();
       *line = std::string_view(buffer_.data() + begin_, length);
       begin_ = end_;
       ++line_number_;

@@ -21,8 +21,10 @@ class LineReader {
  public:
   static constexpr size_t kMaxLineBytes = size_t{64} << 20;
 
-  // Opens `path`; throws ConfigError naming it when it cannot be opened.
-  explicit LineReader(const std::string& path);
+  // Opens `path`; throws ConfigError naming it when it cannot be opened. `what` names the
+  // kind of file in messages ("trace file", "request CSV"); a line longer than
+  // `max_line_bytes` (at most kMaxLineBytes) is an error naming file and line.
+  explicit LineReader(const std::string& path, size_t max_line_bytes = kMaxLineBytes, std::string what = "trace file");
   ~LineReader();
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
@@ -44,7 +46,11 @@ class LineReader {
   bool Refill();
   size_t ReadSome(char* into, size_t capacity);
 
+  [[noreturn]] void ThrowLineTooLong() const;
+
   std::string path_;
+  size_t max_line_bytes_;
+  std::string what_;
   bool gzip_ = false;
   void* gz_ = nullptr;  // gzFile (kept opaque so the header does not need zlib.h)
   std::FILE* file_ = nullptr;

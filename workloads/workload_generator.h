@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/request.h"
+#include "common/request_source.h"
 #include "common/tasks.h"
 
 namespace bestserve {
@@ -28,6 +29,12 @@ class WorkloadGenerator {
   // carries deadlines (the scenario's deadline rule fills it in). Same ctx, same result, byte
   // for byte. Throws ConfigError on unreadable inputs (trace files).
   virtual Workload Generate(const WorkloadContext& ctx) const = 0;
+
+  // The same requests one at a time. By default Generate's list; a kind that can read or make
+  // its requests lazily (the request CSV) overrides it so that long replays are not held.
+  virtual std::unique_ptr<RequestSource> Open(const WorkloadContext& ctx) const {
+    return std::make_unique<VectorRequestSource>(Generate(ctx));
+  }
 
   // One line for logs and reports, e.g. "poisson(rate 2 rps, 40 s)".
   virtual std::string Describe() const = 0;

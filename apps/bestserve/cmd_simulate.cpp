@@ -80,8 +80,9 @@ void AddSimulateCommand(CLI::App& app) {
     const Scenario scenario = LoadScenario(flags->config, overrides);
     PrintHeader(scenario);
     // The override already went into the scenario's `router`; an empty spec means "that one".
-    const auto results = CompareRouters(scenario, {std::string()});
-    const RouterResult& r = results.front();
+    // Streamed: the run folder is written as requests finish, so a replay of millions of
+    // requests holds only those in flight.
+    const RouterResult r = RunRouterStreaming(scenario, std::string(), flags->out);
     const Summary& s = r.summary;
     fmt::print("  router: {}\n\n", r.described);
     fmt::print("requests {} (completed {}, rejected {}), simulated {:.1f} s\n", s.num_requests, s.completed,
@@ -101,12 +102,9 @@ void AddSimulateCommand(CLI::App& app) {
       counts.push_back(fmt::format("{}{:.2f}: {}", s.thresholds[i] >= 1.0 ? "=" : ">=", s.thresholds[i],
                                    s.threshold_counts[i]));
     }
-    fmt::print("windows ({} of {} requests): {}\n", s.window_averages.size(), scenario.metrics.window,
+    fmt::print("windows ({} of {} requests): {}\n", s.num_windows, scenario.metrics.window,
                fmt::join(counts, ", "));
-    if (!flags->out.empty()) {
-      WriteRunFolder(flags->out, scenario, r);
-      fmt::print("results written to {}\n", flags->out);
-    }
+    if (!flags->out.empty()) fmt::print("results written to {}\n", flags->out);
   });
 }
 
@@ -203,16 +201,13 @@ void AddEvaluateCommand(CLI::App& app) {
       }
     }
     PrintHeader(scenario);
-    const auto results = CompareRouters(scenario, *routers);
+    // Streamed, one router after the other: each router's folder is written as its requests
+    // finish, so a long replay is never held, however many routers run.
+    const auto results = EvaluateRoutersStreaming(scenario, *routers, flags->out);
     const std::string table = FormatComparisonMarkdown(scenario, results);
     fmt::print("\n{}", table);
     if (!flags->out.empty()) {
       namespace fs = std::filesystem;
-      for (const auto& r : results) {
-        std::string folder = r.spec;
-        for (char& c : folder) c = (c == ':' || c == '/' || c == ',') ? '_' : c;
-        WriteRunFolder((fs::path(flags->out) / folder).string(), scenario, r);
-      }
       WriteFileAtomically((fs::path(flags->out) / "comparison.md").string(), table);
       WriteFileAtomically((fs::path(flags->out) / "comparison.csv").string(), FormatComparisonCsv(results));
       fmt::print("\nResults written to {}\n", flags->out);
