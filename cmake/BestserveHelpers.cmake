@@ -18,9 +18,9 @@ function(bestserve_target_defaults target)
   endif()
   if(BESTSERVE_SANITIZE)
     # Any finding stops the program (and fails its test), UB included.
-    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-sanitize-recover=all
+    target_compile_options(${target} PRIVATE -fsanitize=${BESTSERVE_SANITIZERS} -fno-sanitize-recover=all
       -fno-omit-frame-pointer)
-    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+    target_link_options(${target} PUBLIC -fsanitize=${BESTSERVE_SANITIZERS})
   endif()
   if(BESTSERVE_FUZZ)
     target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)

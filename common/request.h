@@ -1,7 +1,8 @@
 // The value type that flows from a workload into the simulator.
 //
 // A workload is a time-sorted std::vector<Request>, produced up front (as vidur does) so that a
-// run can be saved, replayed and checked before it is simulated. Ids are the position in that
+// run can be saved, replayed and checked before it is simulated; a long saved one can instead be
+// read one request at a time (common/request_source.h). Ids are the position in that
 // vector. Units are in the names: seconds for times, tokens for lengths.
 #pragma once
 
