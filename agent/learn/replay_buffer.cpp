@@ -1,20 +1,24 @@
 #include "agent/learn/replay_buffer.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/error.h"
 
 namespace bestserve {
 
 ReplayBuffer::ReplayBuffer(int64_t capacity, int observation_size)
-    : capacity_(capacity), observation_size_(observation_size) {
+    : capacity_(capacity),
+      observation_size_(observation_size),
+      stride_((2 * static_cast<size_t>(observation_size) + 3 + 3) / 4 * 4) {
   BS_CHECK(capacity > 0 && observation_size > 0);
-  const size_t n = static_cast<size_t>(capacity);
-  observations_.resize(n * static_cast<size_t>(observation_size));
-  next_observations_.resize(n * static_cast<size_t>(observation_size));
-  actions_.resize(n);
-  rewards_.resize(n);
-  terminals_.resize(n);
+  records_.resize(static_cast<size_t>(capacity) * stride_);
+}
+
+int32_t ReplayBuffer::action(int64_t slot) const {
+  int32_t a = 0;
+  std::memcpy(&a, record(slot) + action_offset(), sizeof(a));
+  return a;
 }
 
 void ReplayBuffer::Add(const Transition& transition) {
@@ -23,14 +27,12 @@ void ReplayBuffer::Add(const Transition& transition) {
                "transition observations have {} and {} values, the buffer expects {}",
                transition.observation.size(), transition.next_observation.size(), obs);
   BS_CHECK(transition.action >= 0);
-  const size_t slot = static_cast<size_t>(next_);
-  std::copy(transition.observation.begin(), transition.observation.end(),
-            observations_.begin() + static_cast<long>(slot * obs));
-  std::copy(transition.next_observation.begin(), transition.next_observation.end(),
-            next_observations_.begin() + static_cast<long>(slot * obs));
-  actions_[slot] = transition.action;
-  rewards_[slot] = transition.reward;
-  terminals_[slot] = transition.terminal ? 1.0f : 0.0f;
+  float* r = record(next_);
+  std::copy(transition.observation.begin(), transition.observation.end(), r);
+  std::copy(transition.next_observation.begin(), transition.next_observation.end(), r + next_observation_offset());
+  std::memcpy(r + action_offset(), &transition.action, sizeof(int32_t));
+  r[reward_offset()] = transition.reward;
+  r[terminal_offset()] = transition.terminal ? 1.0f : 0.0f;
   next_ = (next_ + 1) % capacity_;
   size_ = std::min(size_ + 1, capacity_);
 }
@@ -41,15 +43,29 @@ void ReplayBuffer::Sample(int batch_size, Rng& rng, TransitionBatch* batch) cons
     batch->Resize(batch_size, observation_size_);
   }
   const size_t obs = static_cast<size_t>(observation_size_);
-  for (size_t i = 0; i < static_cast<size_t>(batch_size); ++i) {
-    const size_t slot = static_cast<size_t>(rng.UniformIndex(static_cast<uint64_t>(size_)));
-    std::copy_n(observations_.begin() + static_cast<long>(slot * obs), obs,
-                batch->observations.begin() + static_cast<long>(i * obs));
-    std::copy_n(next_observations_.begin() + static_cast<long>(slot * obs), obs,
-                batch->next_observations.begin() + static_cast<long>(i * obs));
-    batch->actions[i] = actions_[slot];
-    batch->rewards[i] = rewards_[slot];
-    batch->terminals[i] = terminals_[slot];
+  const auto n = static_cast<size_t>(batch_size);
+  // Draw every slot first (the same draws in the same order), then copy with the records a few
+  // samples ahead prefetched (a record spans two cache lines).
+  thread_local std::vector<int64_t> slots;
+  slots.resize(n);
+  for (size_t i = 0; i < n; ++i) slots[i] = static_cast<int64_t>(rng.UniformIndex(static_cast<uint64_t>(size_)));
+  constexpr size_t kAhead = 8;
+  const auto prefetch = [&](int64_t slot) {
+    const float* r = record(slot);
+    __builtin_prefetch(r);
+    __builtin_prefetch(r + stride_ - 1);
+  };
+  for (size_t i = 0; i < std::min(n, kAhead); ++i) prefetch(slots[i]);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) prefetch(slots[i + kAhead]);
+    const float* r = record(slots[i]);
+    float* to_o = batch->observations.data() + i * obs;
+    float* to_p = batch->next_observations.data() + i * obs;
+    for (size_t k = 0; k < obs; ++k) to_o[k] = r[k];
+    for (size_t k = 0; k < obs; ++k) to_p[k] = r[obs + k];
+    std::memcpy(&batch->actions[i], r + action_offset(), sizeof(int32_t));
+    batch->rewards[i] = r[reward_offset()];
+    batch->terminals[i] = r[terminal_offset()];
   }
 }
 
@@ -58,7 +74,7 @@ double ReplayBuffer::RecentMeanReward(int64_t count) const {
   if (n <= 0) return 0.0;
   double sum = 0.0;
   for (int64_t k = 1; k <= n; ++k) {
-    sum += rewards_[static_cast<size_t>((next_ - k + capacity_) % capacity_)];
+    sum += record((next_ - k + capacity_) % capacity_)[reward_offset()];
   }
   return sum / static_cast<double>(n);
 }
@@ -69,13 +85,23 @@ void ReplayBuffer::Save(ByteWriter& out) const {
   out.I64(size_);
   out.I64(next_);
   // Only the filled prefix: before the first wrap the slots past size_ are unused.
+  // The format is field by field (as the storage once was): gathered here.
   const size_t n = static_cast<size_t>(size_);
   const size_t obs = static_cast<size_t>(observation_size_);
-  out.Floats(observations_.data(), n * obs);
-  out.Floats(next_observations_.data(), n * obs);
-  out.Int32s(std::vector<int32_t>(actions_.begin(), actions_.begin() + static_cast<long>(n)));
-  out.Floats(rewards_.data(), n);
-  out.Floats(terminals_.data(), n);
+  std::vector<float> values(n * obs);
+  for (size_t i = 0; i < n; ++i) std::copy_n(record(static_cast<int64_t>(i)), obs, values.begin() + static_cast<long>(i * obs));
+  out.Floats(values.data(), n * obs);
+  for (size_t i = 0; i < n; ++i) {
+    std::copy_n(record(static_cast<int64_t>(i)) + obs, obs, values.begin() + static_cast<long>(i * obs));
+  }
+  out.Floats(values.data(), n * obs);
+  std::vector<int32_t> actions(n);
+  for (size_t i = 0; i < n; ++i) actions[i] = action(static_cast<int64_t>(i));
+  out.Int32s(actions);
+  for (size_t i = 0; i < n; ++i) values[i] = record(static_cast<int64_t>(i))[reward_offset()];
+  out.Floats(values.data(), n);
+  for (size_t i = 0; i < n; ++i) values[i] = record(static_cast<int64_t>(i))[terminal_offset()];
+  out.Floats(values.data(), n);
 }
 
 void ReplayBuffer::Load(ByteReader& in) {
@@ -97,16 +123,18 @@ void ReplayBuffer::Load(ByteReader& in) {
   const size_t obs = static_cast<size_t>(observation_size_);
   std::vector<float> values;
   in.FloatsInto(&values, n * obs, "replay observations");
-  std::copy(values.begin(), values.end(), observations_.begin());
+  for (size_t i = 0; i < n; ++i) std::copy_n(values.begin() + static_cast<long>(i * obs), obs, record(static_cast<int64_t>(i)));
   in.FloatsInto(&values, n * obs, "replay next observations");
-  std::copy(values.begin(), values.end(), next_observations_.begin());
+  for (size_t i = 0; i < n; ++i) {
+    std::copy_n(values.begin() + static_cast<long>(i * obs), obs, record(static_cast<int64_t>(i)) + obs);
+  }
   const std::vector<int32_t> actions = in.Int32s();
   if (actions.size() != n) in.Fail("replay actions do not match the buffer size");
-  std::copy(actions.begin(), actions.end(), actions_.begin());
+  for (size_t i = 0; i < n; ++i) std::memcpy(record(static_cast<int64_t>(i)) + action_offset(), &actions[i], sizeof(int32_t));
   in.FloatsInto(&values, n, "replay rewards");
-  std::copy(values.begin(), values.end(), rewards_.begin());
+  for (size_t i = 0; i < n; ++i) record(static_cast<int64_t>(i))[reward_offset()] = values[i];
   in.FloatsInto(&values, n, "replay terminals");
-  std::copy(values.begin(), values.end(), terminals_.begin());
+  for (size_t i = 0; i < n; ++i) record(static_cast<int64_t>(i))[terminal_offset()] = values[i];
   size_ = size;
   next_ = next;
 }
