@@ -60,7 +60,8 @@ int RemoveAbandonedTemporaries(const std::string& dir) {
   int removed = 0;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
+    const bool folder = it->is_directory(ec);
+    if (!folder && !it->is_regular_file(ec)) continue;
     const std::string name = it->path().filename().string();
     const size_t mark = name.rfind(".tmp.");
     if (mark == std::string::npos || mark + 5 >= name.size()) continue;
@@ -69,7 +70,12 @@ int RemoveAbandonedTemporaries(const std::string& dir) {
     const auto pid = static_cast<pid_t>(std::stol(digits));
     if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
     std::error_code remove_error;
-    if (fs::remove(it->path(), remove_error)) ++removed;
+    if (folder) {
+      it.disable_recursion_pending();
+      if (fs::remove_all(it->path(), remove_error) > 0) ++removed;
+    } else if (fs::remove(it->path(), remove_error)) {
+      ++removed;
+    }
   }
   return removed;
 }

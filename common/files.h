@@ -16,7 +16,8 @@ void WriteFileAtomically(const std::string& path, const std::string& contents);
 void WriteFileAtomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 // Removes, anywhere under `dir`, the temporary files WriteFileAtomically leaves when its process is
-// killed between creating one and the rename ("NAME.tmp.PID" whose process no longer exists);
+// killed between creating one and the rename ("NAME.tmp.PID" whose process no longer exists), and
+// temporary folders named the same way (evaluate's staging folder) with what they hold;
 // temporaries of live processes stay. A resumed run calls it so a kill leaves no litter behind.
 // Returns how many it removed; a missing `dir` is not an error.
 int RemoveAbandonedTemporaries(const std::string& dir);

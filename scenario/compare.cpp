@@ -61,27 +61,49 @@ RouterRun RunRouterSpec(const Scenario& scenario, const std::string& spec, const
   return run;
 }
 
-RouterResult RunRouterStreaming(const Scenario& scenario, const std::string& spec, const std::string& out_dir) {
+namespace {
+
+// The folders of `dir` that do not exist yet, outermost first (what creating it would add).
+std::vector<std::filesystem::path> MissingFolders(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> missing;
+  for (std::filesystem::path p = std::filesystem::absolute(dir); !p.empty() && !std::filesystem::exists(p);
+       p = p.parent_path()) {
+    missing.insert(missing.begin(), p);
+    if (p == p.parent_path()) break;
+  }
+  return missing;
+}
+
+// Removes, innermost first, those of `folders` that are empty (a failed run's folders).
+void RemoveEmptyFolders(const std::vector<std::filesystem::path>& folders) {
+  for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
+    std::error_code ignored;
+    if (std::filesystem::is_empty(*it, ignored)) std::filesystem::remove(*it, ignored);
+  }
+}
+
+// The streamed run of one prepared router; writes its run folder's four files into `out_dir`
+// when given (which must exist).
+RouterResult StreamOneRouter(const Scenario& scenario, const std::string& spec, PreparedRouter& prepared,
+                             const std::string& out_dir) {
   namespace fs = std::filesystem;
-  PreparedRouter prepared = PrepareRouter(scenario, spec);
   const Scenario& system = prepared.dedicated ? *prepared.dedicated : scenario;
   RouterResult result;
   result.spec = spec;
   result.described = prepared.router->Describe();
   result.model_names = system.system.model_names;
-  std::string spill_dir = out_dir;
-  bool created_out_dir = false;
-  if (out_dir.empty()) {
-    spill_dir = fs::temp_directory_path().string();
-  } else {
-    std::error_code ec;
-    created_out_dir = fs::create_directories(out_dir, ec);
-    if (ec) throw Error(fmt::format("{}: cannot create directory: {}", out_dir, ec.message()));
-  }
   const auto run = [&](RequestLogWriter* log, std::function<void(int64_t, double)> window_sink) {
     SummaryBuilder builder(system.system, scenario.tasks, scenario.metrics);
-    builder.SpillTo(spill_dir);
-    if (window_sink) builder.StreamWindowsTo(std::move(window_sink));
+    if (!out_dir.empty()) {
+      builder.SpillTo(out_dir);
+    } else {
+      try {
+        builder.SpillTo(fs::temp_directory_path().string());
+      } catch (const std::exception&) {
+        // No writable temporary folder: the quantile inputs stay in memory (8 bytes a value).
+      }
+    }
+    builder.StreamWindowsTo(std::move(window_sink));
     auto sim = MakeSimulator(system);
     sim->Reset(OpenScenarioWorkload(scenario), 0, [&](const RequestRecord& rec) {
       builder.Add(rec);
@@ -93,39 +115,57 @@ RouterResult RunRouterStreaming(const Scenario& scenario, const std::string& spe
     result.summary = builder.Finish(sim->counters());
   };
   if (out_dir.empty()) {
-    run(nullptr, nullptr);
+    run(nullptr, [](int64_t, double) {});  // only their count and thresholds are reported
     return result;
   }
   // Both logs are temporary files until the run has finished (WriteFileAtomically): a failure
-  // midway (a bad row deep in a replayed file) leaves the folder's earlier files whole, and no
-  // folder where there was none.
+  // midway (a bad row deep in a replayed file) leaves the folder's earlier files whole.
   const fs::path base(out_dir);
-  try {
-    WriteFileAtomically((base / "windows.csv").string(), [&](std::ostream& windows) {
-      windows << "window_start,window_average\n";
-      fmt::memory_buffer rows;
-      const auto flush = [&] {
-        windows.write(rows.data(), static_cast<std::streamsize>(rows.size()));
-        rows.clear();
-      };
-      WriteFileAtomically((base / "requests.csv").string(), [&](std::ostream& requests) {
-        RequestLogWriter log(requests, result.model_names, scenario.tasks);
-        run(&log, [&](int64_t index, double average) {
-          fmt::format_to(std::back_inserter(rows), "{},{}\n", index, average);
-          if (rows.size() >= (size_t{1} << 16)) flush();
-        });
-        log.Flush();
+  WriteFileAtomically((base / "windows.csv").string(), [&](std::ostream& windows) {
+    windows << "window_start,window_average\n";
+    fmt::memory_buffer rows;
+    const auto flush = [&] {
+      windows.write(rows.data(), static_cast<std::streamsize>(rows.size()));
+      rows.clear();
+    };
+    WriteFileAtomically((base / "requests.csv").string(), [&](std::ostream& requests) {
+      RequestLogWriter log(requests, result.model_names, scenario.tasks);
+      run(&log, [&](int64_t index, double average) {
+        fmt::format_to(std::back_inserter(rows), "{},{}\n", index, average);
+        if (rows.size() >= (size_t{1} << 16)) flush();
       });
-      flush();
+      log.Flush();
     });
-  } catch (...) {
-    std::error_code ignored;
-    if (created_out_dir) fs::remove(base, ignored);  // only if still empty
-    throw;
-  }
+    flush();
+  });
   WriteFileAtomically((base / "config.yaml").string(), ResolvedConfigYaml(RanScenario(scenario, spec)));
   WriteFileAtomically((base / "summary.json").string(), FormatSummaryJson(result.summary));
   return result;
+}
+
+// Creates `dir` for a run that may fail: the folders it adds are removed again if they are
+// still empty when `body` throws. Temporaries of killed earlier runs in `dir` are removed first.
+template <typename Body>
+auto WithOutputFolder(const std::string& dir, Body body) {
+  const auto missing = MissingFolders(dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("{}: cannot create directory: {}", dir, ec.message()));
+  RemoveAbandonedTemporaries(dir);
+  try {
+    return body();
+  } catch (...) {
+    RemoveEmptyFolders(missing);
+    throw;
+  }
+}
+
+}  // namespace
+
+RouterResult RunRouterStreaming(const Scenario& scenario, const std::string& spec, const std::string& out_dir) {
+  PreparedRouter prepared = PrepareRouter(scenario, spec);
+  if (out_dir.empty()) return StreamOneRouter(scenario, spec, prepared, out_dir);
+  return WithOutputFolder(out_dir, [&] { return StreamOneRouter(scenario, spec, prepared, out_dir); });
 }
 
 std::string RouterFolderName(const std::string& spec) {
@@ -136,14 +176,41 @@ std::string RouterFolderName(const std::string& spec) {
 
 std::vector<RouterResult> EvaluateRoutersStreaming(const Scenario& scenario, std::vector<std::string> specs,
                                                    const std::string& out_dir) {
+  namespace fs = std::filesystem;
   if (specs.empty()) specs = BuiltinRouterSpecs(scenario.system);
-  for (const std::string& spec : specs) PrepareRouter(scenario, spec);
+  std::vector<PreparedRouter> routers;  // every spec checked before any run
+  for (const std::string& spec : specs) routers.push_back(PrepareRouter(scenario, spec));
   std::vector<RouterResult> results;
-  for (const std::string& spec : specs) {
-    results.push_back(RunRouterStreaming(
-        scenario, spec, out_dir.empty() ? std::string() : (std::filesystem::path(out_dir) / RouterFolderName(spec)).string()));
+  if (out_dir.empty()) {
+    for (size_t i = 0; i < specs.size(); ++i) results.push_back(StreamOneRouter(scenario, specs[i], routers[i], ""));
+    return results;
   }
-  return results;
+  // Each router's files go to a staging folder beside the others and move into place (a rename
+  // per file) only when every router has run: a failure leaves every earlier folder as it was.
+  const fs::path staging = fs::path(out_dir) / fmt::format(".staging.tmp.{}", ::getpid());
+  return WithOutputFolder(out_dir, [&] {
+    try {
+      for (size_t i = 0; i < specs.size(); ++i) {
+        const fs::path dir = staging / RouterFolderName(specs[i]);
+        fs::create_directories(dir);
+        results.push_back(StreamOneRouter(scenario, specs[i], routers[i], dir.string()));
+      }
+      // Every destination folder first, so that one that cannot be made (a file of that name)
+      // fails before any file has moved.
+      for (const std::string& spec : specs) fs::create_directories(fs::path(out_dir) / RouterFolderName(spec));
+      for (const std::string& spec : specs) {
+        for (const char* file : {"config.yaml", "requests.csv", "windows.csv", "summary.json"}) {
+          fs::rename(staging / RouterFolderName(spec) / file, fs::path(out_dir) / RouterFolderName(spec) / file);
+        }
+      }
+    } catch (...) {
+      std::error_code ignored;
+      fs::remove_all(staging, ignored);
+      throw;
+    }
+    fs::remove_all(staging);
+    return results;
+  });
 }
 
 std::vector<RouterResult> CompareRouters(const Scenario& scenario, std::vector<std::string> specs) {

@@ -51,7 +51,8 @@ double TimePerOutputToken(const RequestRecord& rec) {
 }
 
 Summary Summarize(const Simulator& sim, const TaskTable& tasks, const MetricsOptions& options) {
-  BS_CHECK(sim.all_finished());
+  // Every record still held: not a streamed run (whose records went to its sink) or taken ones.
+  BS_CHECK(sim.all_finished() && static_cast<int64_t>(sim.records().size()) == sim.counters().arrivals);
   return Summarize(sim.records(), sim.system(), sim.counters(), tasks, options);
 }
 
@@ -77,7 +78,6 @@ SummaryBuilder::SummaryBuilder(const ServingSystem& system, const TaskTable& tas
                               RejectReason::kExceedsKvCapacity}) {
     s_.rejected_by_reason.emplace_back(ToString(reason), 0);
   }
-  ring_.reserve(static_cast<size_t>(std::max(options.window, 1)));
 }
 
 void SummaryBuilder::SpillTo(const std::string& dir) {

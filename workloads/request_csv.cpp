@@ -80,7 +80,9 @@ bool RequestCsvRows::SeenId(int64_t id, size_t line_number) {
   if (id >= 0 && id < kDenseIds) {
     const auto word = static_cast<size_t>(id) / 64;
     const uint64_t bit = uint64_t{1} << (static_cast<size_t>(id) % 64);
-    if (word >= dense_ids_.size()) dense_ids_.resize(std::max(word + 1, dense_ids_.size() * 2), 0);
+    if (word >= dense_ids_.size()) {
+      dense_ids_.resize(std::min(std::max(word + 1, dense_ids_.size() * 2), static_cast<size_t>(kDenseIds / 64)), 0);
+    }
     const bool seen = (dense_ids_[word] & bit) != 0;
     dense_ids_[word] |= bit;
     return seen;

@@ -199,3 +199,51 @@ TEST_CASE("the streaming request CSV reader gives ReadRequestCsv's requests and 
 
 }  // namespace
 }  // namespace bestserve
+
+namespace bestserve {
+namespace {
+
+TEST_CASE("evaluate's streamed routers move into place only when all have run", "[streaming]") {
+  TempDir dir;
+  const Scenario scenario = LoadScenario("", ScenarioOverrides{.rate_rps = 4.0, .duration_s = 30.0});
+  const fs::path out = dir.path / "out";
+  WriteFileAtomically((out / "greedy" / "requests.csv").string(), "earlier run\n");
+  WriteFileAtomically((out / "random").string(), "a file where random's folder would go\n");
+  CHECK_THROWS(EvaluateRoutersStreaming(scenario, {"greedy", "random"}, out.string()));
+  CHECK(ReadFile((out / "greedy" / "requests.csv").string()) == "earlier run\n");
+  CHECK(std::distance(fs::directory_iterator(out / "greedy"), fs::directory_iterator()) == 1);
+  CHECK(std::distance(fs::directory_iterator(out), fs::directory_iterator()) == 2);  // no staging left
+
+  fs::remove(out / "random");
+  const auto results = EvaluateRoutersStreaming(scenario, {"greedy", "random"}, out.string());
+  REQUIRE(results.size() == 2);
+  const auto kept = CompareRouters(scenario, {"greedy", "random"});
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(FormatSummaryJson(results[i].summary) == FormatSummaryJson(kept[i].summary));
+    CHECK(ReadFile((out / kept[i].spec / "summary.json").string()) == FormatSummaryJson(kept[i].summary));
+  }
+  CHECK(std::distance(fs::directory_iterator(out), fs::directory_iterator()) == 2);
+}
+
+TEST_CASE("a failed streamed run removes the folders it created, and a killed one's litter goes next time", "[streaming]") {
+  TempDir dir;
+  const std::string csv = (dir.path / "bad.csv").string();
+  WriteFileAtomically(csv, "id,arrival_s,task,prompt_tokens,output_tokens,deadline_s,nominal_rate_rps\n"
+                           "0,1,hellaswag,5,5,,\n1,0.5,hellaswag,5,5,,\n");
+  ScenarioOverrides overrides;
+  overrides.set_values = {{"workload", fmt::format("{{kind: csv, path: {}}}", csv)}};
+  const Scenario scenario = LoadScenario("", overrides);
+  CHECK_THROWS_AS(RunRouterStreaming(scenario, "greedy", (dir.path / "a" / "b").string()), ConfigError);
+  CHECK_FALSE(fs::exists(dir.path / "a"));
+
+  // What a killed evaluate leaves (a staging folder of a process that no longer exists) is
+  // removed by the next run into that folder; the pid is above Linux's largest (pid_max <= 2^22).
+  const fs::path out = dir.path / "out";
+  WriteFileAtomically((out / ".staging.tmp.999999999" / "greedy" / "requests.csv").string(), "partial\n");
+  RunRouterStreaming(LoadScenario("", ScenarioOverrides{.rate_rps = 4.0, .duration_s = 10.0}), "greedy", out.string());
+  CHECK_FALSE(fs::exists(out / ".staging.tmp.999999999"));
+  CHECK(fs::exists(out / "summary.json"));
+}
+
+}  // namespace
+}  // namespace bestserve
