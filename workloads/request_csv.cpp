@@ -91,7 +91,6 @@ bool RequestCsvRows::SeenId(int64_t id, size_t line_number) {
 }
 
 bool RequestCsvRows::Parse(std::string_view line, size_t line_number, Request* out) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.empty()) return false;
   if (line.size() > kMaxRequestCsvLineBytes) {
     ThrowConfigError("{}:{}: a line of {} bytes; a request CSV row holds at most {} bytes", source_,
@@ -211,9 +210,10 @@ Workload ParseRequestCsv(const std::string& text, const std::string& source,
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
-    const std::string_view line(text.data() + pos, end - pos);
+    std::string_view line(text.data() + pos, end - pos);
     pos = end + 1;
     ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // as LineReader does
     if (rows.Parse(line, line_number, &r)) workload.push_back(r);
   }
   rows.Finish();

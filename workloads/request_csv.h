@@ -39,7 +39,7 @@ class RequestCsvRows {
   // kept as bits, not with their lines, so that ten million rows cost about a megabyte).
   using FirstLineOf = std::function<size_t(int64_t)>;
   RequestCsvRows(std::string source, const TaskTable& tasks, FirstLineOf first_line_of);
-  // `line` (its "\n" removed) is line `line_number` of the file. True with `*out` filled when it
+  // `line` (its "\n" and one "\r" before it removed) is line `line_number` of the file. True with `*out` filled when it
   // is a request row (id = its position); false for the header and blank lines.
   bool Parse(std::string_view line, size_t line_number, Request* out);
   // At the end of the file: throws when there was no header or no row.
