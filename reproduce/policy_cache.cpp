@@ -17,6 +17,7 @@
 #include "common/hash.h"
 #include "common/json_writer.h"
 #include "agent/train/train_run.h"
+#include "agent/train/trainer.h"
 
 namespace bestserve::reproduce {
 namespace {
@@ -57,6 +58,7 @@ std::string YamlText(const YAML::Node& node) {
 
 std::string CacheKey(const TrainConfig& config, const std::string& init_key) {
   uint64_t h = Fnv1a64(kCacheFormat);
+  h = Fnv1a64(fmt::format("\ntraining results version {}\n", kTrainingResultsVersion), h);
   h = Fnv1a64("\nconfig\n", h);
   YAML::Node resolved = YAML::Clone(config.resolved);
   resolved.remove("name");   // labels, not settings

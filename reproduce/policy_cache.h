@@ -1,11 +1,13 @@
 // Trained policies for a reproduction, cached by a hash of everything that decides them.
 //
-// Cache key (16 hex digits, FNV-1a 64): the cache format, the training config as resolved (with
-// quick-mode overrides applied), the resolved scenario it trains on, the bytes of that
-// scenario's task table and profile set, and the key of the policy it is fine-tuned from (so a
-// new hard policy retrains the soft one). Not in the key: the bestserve source itself (after
-// changing the trainer, pass `--retrain`), and data files a training or validation workload
-// reads (trace replays), which enter by path only.
+// Cache key (16 hex digits, FNV-1a 64): the cache format, the version of what training computes
+// (kTrainingResultsVersion, agent/train/trainer.h: bumped with any change that alters trained
+// bits), the training config as resolved (with quick-mode overrides applied), the resolved
+// scenario it trains on, the bytes of that scenario's task table and profile set, and the key of
+// the policy it is fine-tuned from (so a new hard policy retrains the soft one). Not in the key:
+// the rest of the bestserve source (while developing a trainer change, before bumping the
+// version, pass `--retrain`), and data files a training or validation workload reads (trace
+// replays), which enter by path only.
 //
 // Cache layout: CACHE/<policy>-<key>/ is a `bestserve train` run folder (config.yaml,
 // scenario.yaml, curve.csv, checkpoint.bsc, best.bsw, final.bsw, run.json) plus cache.json,

@@ -46,6 +46,14 @@
 
 namespace bestserve {
 
+// The version of what training computes: bumped by any change that alters a trained policy's
+// bits for the same config, seed and thread count (the learner's arithmetic, replay sampling,
+// the environment, the simulator's dynamics). Reproductions cache trained policies under a key
+// that includes it (reproduce/policy_cache.h), so such a change retrains rather than silently
+// reusing policies of the old code. The signal to bump it: reproduce_quick_golden fails after a
+// change because the quick policies changed.
+inline constexpr int kTrainingResultsVersion = 1;
+
 // Builds a learner backend (MakeFastLearner, or LearnerFactoryFor() in agent/train/learner_factory.h).
 using LearnerFactory = std::function<std::unique_ptr<QLearner>(
     const MlpShape&, const LearnerHyperparameters&, const LearnerState&)>;
