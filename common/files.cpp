@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -54,6 +55,22 @@ void WriteFileAtomically(const std::string& path, const std::function<void(std::
   }
 }
 
+namespace {
+
+// The process id of a temporary "NAME.tmp.PID" (with NAME), or 0 when `name` is not one.
+pid_t TemporaryOwner(const std::string& name, std::string* base) {
+  const size_t mark = name.rfind(".tmp.");
+  if (mark == std::string::npos || mark + 5 >= name.size()) return 0;
+  const std::string digits = name.substr(mark + 5);
+  if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
+  *base = name.substr(0, mark);
+  return static_cast<pid_t>(std::stol(digits));
+}
+
+bool Abandoned(pid_t pid) { return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH; }  // else alive, or not ours
+
+}  // namespace
+
 int RemoveAbandonedTemporaries(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -62,13 +79,8 @@ int RemoveAbandonedTemporaries(const std::string& dir) {
        it.increment(ec)) {
     const bool folder = it->is_directory(ec);
     if (!folder && !it->is_regular_file(ec)) continue;
-    const std::string name = it->path().filename().string();
-    const size_t mark = name.rfind(".tmp.");
-    if (mark == std::string::npos || mark + 5 >= name.size()) continue;
-    const std::string digits = name.substr(mark + 5);
-    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    const auto pid = static_cast<pid_t>(std::stol(digits));
-    if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    std::string base;
+    if (!Abandoned(TemporaryOwner(it->path().filename().string(), &base))) continue;
     std::error_code remove_error;
     if (folder) {
       it.disable_recursion_pending();
@@ -76,6 +88,20 @@ int RemoveAbandonedTemporaries(const std::string& dir) {
     } else if (fs::remove(it->path(), remove_error)) {
       ++removed;
     }
+  }
+  return removed;
+}
+
+int RemoveAbandonedTemporariesOf(const std::string& dir, const std::vector<std::string>& names) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int removed = 0;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string base;
+    if (!Abandoned(TemporaryOwner(it->path().filename().string(), &base))) continue;
+    if (std::find(names.begin(), names.end(), base) == names.end()) continue;
+    std::error_code remove_error;
+    if (fs::remove_all(it->path(), remove_error) > 0) ++removed;
   }
   return removed;
 }

@@ -4,6 +4,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace bestserve {
 
@@ -21,6 +22,9 @@ void WriteFileAtomically(const std::string& path, const std::function<void(std::
 // temporaries of live processes stay. A resumed run calls it so a kill leaves no litter behind.
 // Returns how many it removed; a missing `dir` is not an error.
 int RemoveAbandonedTemporaries(const std::string& dir);
+// The same in `dir` itself only (not below it), and only for temporaries of the given NAMEs
+// ("requests.csv", ".staging"): what a run into a user's folder may safely clear.
+int RemoveAbandonedTemporariesOf(const std::string& dir, const std::vector<std::string>& names);
 
 // Reads a whole file; throws bestserve::Error naming the path when it cannot.
 std::string ReadFile(const std::string& path);

@@ -144,14 +144,16 @@ RouterResult StreamOneRouter(const Scenario& scenario, const std::string& spec, 
 }
 
 // Creates `dir` for a run that may fail: the folders it adds are removed again if they are
-// still empty when `body` throws. Temporaries of killed earlier runs in `dir` are removed first.
+// still empty when `body` throws. Temporaries a killed earlier run left in `dir` are removed
+// first.
 template <typename Body>
 auto WithOutputFolder(const std::string& dir, Body body) {
   const auto missing = MissingFolders(dir);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(fmt::format("{}: cannot create directory: {}", dir, ec.message()));
-  RemoveAbandonedTemporaries(dir);
+  // Only what a run writes here: a user's --out may hold anything else.
+  RemoveAbandonedTemporariesOf(dir, {"requests.csv", "windows.csv", "config.yaml", "summary.json", ".staging"});
   try {
     return body();
   } catch (...) {

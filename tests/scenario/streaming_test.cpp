@@ -240,8 +240,15 @@ TEST_CASE("a failed streamed run removes the folders it created, and a killed on
   // removed by the next run into that folder; the pid is above Linux's largest (pid_max <= 2^22).
   const fs::path out = dir.path / "out";
   WriteFileAtomically((out / ".staging.tmp.999999999" / "greedy" / "requests.csv").string(), "partial\n");
+  WriteFileAtomically((out / "requests.csv.tmp.999999999").string(), "partial\n");
+  // Not ours: a user's file that merely looks like a temporary, and anything in a subfolder.
+  WriteFileAtomically((out / "notes.txt.tmp.999999999").string(), "keep\n");
+  WriteFileAtomically((out / "mine" / "requests.csv.tmp.999999999").string(), "keep\n");
   RunRouterStreaming(LoadScenario("", ScenarioOverrides{.rate_rps = 4.0, .duration_s = 10.0}), "greedy", out.string());
   CHECK_FALSE(fs::exists(out / ".staging.tmp.999999999"));
+  CHECK_FALSE(fs::exists(out / "requests.csv.tmp.999999999"));
+  CHECK(fs::exists(out / "notes.txt.tmp.999999999"));
+  CHECK(fs::exists(out / "mine" / "requests.csv.tmp.999999999"));
   CHECK(fs::exists(out / "summary.json"));
 }
 
