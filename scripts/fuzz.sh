@@ -17,7 +17,7 @@ PARALLEL="${3:-2}"
 shift $(($# < 3 ? $# : 3))
 TARGETS=("$@")
 if ((${#TARGETS[@]} == 0)); then
-  TARGETS=(config_fuzz request_csv_fuzz trace_fuzz policy_fuzz sweep_cell_fuzz openai_request_fuzz)
+  TARGETS=(config_fuzz request_csv_fuzz trace_fuzz policy_fuzz sweep_cell_fuzz openai_request_fuzz checkpoint_fuzz)
 fi
 
 cmake --build "$BUILD_DIR" -j "$PARALLEL" --target "${TARGETS[@]}" >/dev/null
@@ -39,6 +39,7 @@ seed trace_fuzz "$ROOT"/tests/fuzz/seeds/trace/*
 seed policy_fuzz "$ROOT"/tests/fuzz/seeds/policy/*
 seed sweep_cell_fuzz "$ROOT"/tests/fuzz/seeds/sweep_cell/*
 seed openai_request_fuzz "$ROOT"/tests/fuzz/seeds/openai_request/*
+seed checkpoint_fuzz "$ROOT"/tests/fuzz/seeds/checkpoint/*
 
 run_one() {  # run_one TARGET: fuzzes it for SECONDS_PER_TARGET, prints one summary line
   local target="$1" dir="$BUILD_DIR/fuzz/$1"

@@ -1,6 +1,9 @@
 #include "agent/learn/replay_buffer.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "common/error.h"
@@ -67,6 +70,22 @@ void ReplayBuffer::Sample(int batch_size, Rng& rng, TransitionBatch* batch) cons
     batch->rewards[i] = r[reward_offset()];
     batch->terminals[i] = r[terminal_offset()];
   }
+}
+
+std::optional<std::string> ReplayBuffer::ContentProblem(int num_actions) const {
+  for (int64_t slot = 0; slot < size_; ++slot) {
+    const int32_t a = action(slot);
+    const float reward = record(slot)[reward_offset()];
+    const float terminal = record(slot)[terminal_offset()];
+    if (a < 0 || a >= num_actions) {
+      return fmt::format("replay transition {} has action {}; the network has {} actions", slot, a, num_actions);
+    }
+    if (terminal != 0.0f && terminal != 1.0f) {
+      return fmt::format("replay transition {} has terminal flag {}, expected 0 or 1", slot, terminal);
+    }
+    if (!std::isfinite(reward)) return fmt::format("replay transition {} has reward {}", slot, reward);
+  }
+  return std::nullopt;
 }
 
 double ReplayBuffer::RecentMeanReward(int64_t count) const {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ class ReplayBuffer {
   void Save(ByteWriter& out) const;
   // Restores contents saved by Save(); capacity and observation size must match.
   void Load(ByteReader& in);
+  // What is wrong with the stored transitions for a network of `num_actions` actions (an action
+  // out of range, a terminal flag other than 0 or 1, a reward that is not finite), naming the
+  // first bad slot; nullopt when nothing is.
+  std::optional<std::string> ContentProblem(int num_actions) const;
 
   bool operator==(const ReplayBuffer& other) const = default;
 

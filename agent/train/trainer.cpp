@@ -425,6 +425,16 @@ void Trainer::Resume(const std::string& checkpoint_path) {
         d.observation.size() != (d.started ? static_cast<size_t>(shape_.input_size) : 0u)) {
       in.Fail("inconsistent counters or episode state");
     }
+    // What the checksum cannot vouch for (a file written by another program, or edited and
+    // re-summed): every action must name one of this network's actions before anything acts
+    // on it (training would otherwise stop on an internal check, not on this file).
+    for (size_t k = 0; k < d.actions.size(); ++k) {
+      if (d.actions[k] < 0 || d.actions[k] >= shape_.num_actions) {
+        in.Fail(fmt::format("decision {} of the current episode is action {}; the network has {} actions", k,
+                            d.actions[k], shape_.num_actions));
+      }
+    }
+    if (auto problem = replay.ContentProblem(shape_.num_actions)) in.Fail(*problem);
   } catch (const BinaryFormatError& e) {
     throw ConfigError(e.what());
   }

@@ -123,7 +123,8 @@ std::vector<float> ByteReader::Floats() {
   const size_t count = Count(sizeof(float), "a float array");
   std::vector<float> values(count);
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(values.data(), data_.data() + position_, count * sizeof(float));
+    // An empty vector's data() may be null, and memcpy from or to null is undefined even for 0 bytes.
+    if (count > 0) std::memcpy(values.data(), data_.data() + position_, count * sizeof(float));
     position_ += count * sizeof(float);
   } else {
     for (auto& v : values) v = F32();

@@ -2,6 +2,7 @@
 #include "agent/learn/replay_buffer.h"
 
 #include <catch2/catch.hpp>
+#include <limits>
 #include <vector>
 
 namespace bestserve {
@@ -79,6 +80,17 @@ TEST_CASE("A saved replay buffer loads back identical, before and after wrapping
                         "test: replay buffer of capacity 8 with 2-value observations does not "
                         "match the configured 16 and 2");
   }
+}
+
+TEST_CASE("A replay buffer says which stored transition a network could not train on", "[agent]") {
+  ReplayBuffer buffer(8, 2);
+  for (int k = 0; k < 5; ++k) buffer.Add(Numbered(k));  // actions 0, 1, 2, 0, 1
+  CHECK_FALSE(buffer.ContentProblem(3).has_value());
+  CHECK(buffer.ContentProblem(2) == "replay transition 2 has action 2; the network has 2 actions");
+  Transition bad = Numbered(5);
+  bad.reward = std::numeric_limits<float>::quiet_NaN();
+  buffer.Add(bad);
+  CHECK(buffer.ContentProblem(3) == "replay transition 5 has reward nan");
 }
 
 }  // namespace
