@@ -4,12 +4,14 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "agent/learn/fast_learner.h"
+#include "router/policy/binary_io.h"
 #include "router/policy/policy_io.h"
 #include "common/error.h"
 #include "common/files.h"
@@ -234,6 +236,36 @@ TEST_CASE("Resuming with different settings or seed is refused, naming the diffe
                           ": checkpoint: it was written by a run with different settings, seed "
                           "or environment, so resuming would not continue the same run; "
                           "checkpoint has 'seed: 1', now 'seed: 2'");
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("A re-summed checkpoint whose episode names an action the network lacks is refused", "[agent]") {
+  // What the checksum cannot vouch for (checkpoint_fuzz found the replay buffer's twin of this
+  // case: training then stopped on an internal check instead of the file being refused).
+  DelayedRoutingToy env;
+  Trainer trainer(TinySettings(), 1, env, MakeFastLearner);
+  trainer.Run(130);  // mid-episode (episodes are 64 decisions), no evaluation: no best policy
+  std::string bytes = trainer.EncodeCheckpoint();
+  // The body ends: episode actions (int32s), five 8-byte running statistics, the best flag (0),
+  // then the 8-byte checksum. Make the episode's last action 7 and sum the file again.
+  std::string body = bytes.substr(0, bytes.size() - 8);
+  REQUIRE(body.back() == '\0');
+  const size_t last_action = body.size() - 1 - 5 * 8 - 4;
+  int32_t action = 0;
+  std::memcpy(&action, body.data() + last_action, 4);
+  REQUIRE((action == 0 || action == 1));
+  action = 7;
+  std::memcpy(body.data() + last_action, &action, 4);
+  ByteWriter out;
+  out.Raw(body);
+  out.AppendChecksum();
+  const std::string path = TempPath("bad_action.ckpt");
+  WriteFileAtomically(path, out.bytes());
+  DelayedRoutingToy fresh_env;
+  Trainer fresh(TinySettings(), 1, fresh_env, MakeFastLearner);
+  REQUIRE_THROWS_AS(fresh.Resume(path), ConfigError);
+  REQUIRE_THROWS_WITH(fresh.Resume(path), Catch::Contains("is action 7; the network has 2 actions"));
+  CHECK(fresh.iteration() == 0);  // a failed Resume leaves a fresh trainer
   std::filesystem::remove(path);
 }
 
