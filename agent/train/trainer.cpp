@@ -420,8 +420,12 @@ void Trainer::Resume(const std::string& checkpoint_path) {
       d.best = std::move(best);
     }
     if (in.remaining() != 0) in.Fail(fmt::format("{} unexpected trailing bytes", in.remaining()));
+    // Every counter within what the iterations allow (an unbounded one would overflow when
+    // training goes on; checkpoint_fuzz found curve_updates at 2^63 - 1).
     if (d.iteration < 0 || d.iteration > settings_.iterations || d.updates < 0 ||
-        d.updates > d.iteration || d.episodes < (d.started ? 1 : 0) ||
+        d.updates > d.iteration || d.episodes < (d.started ? 1 : 0) || d.episodes > d.iteration + 1 ||
+        d.transitions < 0 || d.transitions > d.iteration || d.curve_updates < 0 ||
+        d.curve_updates > d.updates || d.progress_updates < 0 || d.progress_updates > d.updates ||
         d.observation.size() != (d.started ? static_cast<size_t>(shape_.input_size) : 0u)) {
       in.Fail("inconsistent counters or episode state");
     }
