@@ -167,6 +167,13 @@ void RequestCsvRows::Finish() const {
 
 namespace {
 
+// Whether a row's first field is the integer `id`.
+bool FirstFieldIs(std::string_view line, int64_t id) {
+  int64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+  return ec == std::errc() && ptr != line.data() + line.size() && *ptr == ',' && value == id;
+}
+
 // The line of `text` whose first field is `id` (for a repeat's message; the rows before the
 // repeat were all accepted, so the first such line is the first row with that id).
 size_t FirstLineWithId(std::string_view text, int64_t id) {
@@ -178,9 +185,7 @@ size_t FirstLineWithId(std::string_view text, int64_t id) {
     const std::string_view line = text.substr(pos, end - pos);
     pos = end + 1;
     ++line_number;
-    int64_t value = 0;
-    const auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
-    if (ec == std::errc() && ptr != line.data() + line.size() && *ptr == ',' && value == id) return line_number;
+    if (FirstFieldIs(line, id)) return line_number;
   }
   return 0;
 }
@@ -189,11 +194,7 @@ size_t FirstLineWithIdInFile(const std::string& path, int64_t id) {
   LineReader reader(path);
   std::string_view line;
   while (reader.Next(&line)) {
-    int64_t value = 0;
-    const auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
-    if (ec == std::errc() && ptr != line.data() + line.size() && *ptr == ',' && value == id) {
-      return static_cast<size_t>(reader.line_number());
-    }
+    if (FirstFieldIs(line, id)) return static_cast<size_t>(reader.line_number());
   }
   return 0;
 }
