@@ -30,6 +30,8 @@ struct Request {
   // known, e.g. a replayed trace). The "true rate" estimator reads it; the paper gives the
   // stable-workload agent the true rate.
   double nominal_rate_rps = kUnset;
+  // The client's max_tokens (an upper bound on output_tokens it may send); 0: not sent.
+  int32_t max_tokens = 0;
 };
 
 using Workload = std::vector<Request>;

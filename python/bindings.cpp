@@ -308,7 +308,10 @@ struct PyRouterView {
   double deadline_base_s = 0.0;
   double deadline_per_token_s = 0.0;
   double arrival_rate_rps = 0.0;
+  double slow_arrival_rate_rps = 0.0;
+  int32_t max_tokens = 0;
   std::vector<int32_t> in_flight, running, queued;
+  std::vector<int64_t> in_flight_prompt_tokens;
   std::vector<float> observation;
 };
 
@@ -328,7 +331,10 @@ class CallableRouter : public RoutingPolicy {
     v.deadline_base_s = view.deadline_base_s;
     v.deadline_per_token_s = view.deadline_per_token_s;
     v.arrival_rate_rps = view.arrival_rate_rps;
+    v.slow_arrival_rate_rps = view.slow_arrival_rate_rps;
+    v.max_tokens = view.max_tokens;
     for (const ModelLoad& m : view.models) {
+      v.in_flight_prompt_tokens.push_back(m.in_flight_prompt_tokens);
       v.in_flight.push_back(m.in_flight);
       v.running.push_back(m.running);
       v.queued.push_back(m.waiting);
@@ -483,7 +489,7 @@ PYBIND11_MODULE(_bestserve, m) {
                                  const std::string& encoding) {
     ObservationSpec spec;
     const auto known = ObservationEncodingFromName(encoding);
-    if (!known) throw std::invalid_argument("observation: expected paper-v1, extended-v1 or request-v1, got '" + encoding + "'");
+    if (!known) throw std::invalid_argument("observation: expected paper-v1, extended-v1, request-v1 or gateway-v1, got '" + encoding + "'");
     spec.encoding = *known;
     spec.num_tasks = s.scenario->tasks.num_tasks();
     spec.num_models = static_cast<int32_t>(s.scenario->system.model_names.size());
@@ -515,6 +521,9 @@ PYBIND11_MODULE(_bestserve, m) {
       .def_readonly("deadline_base_s", &PyRouterView::deadline_base_s)
       .def_readonly("deadline_per_token_s", &PyRouterView::deadline_per_token_s)
       .def_readonly("arrival_rate_rps", &PyRouterView::arrival_rate_rps)
+      .def_readonly("slow_arrival_rate_rps", &PyRouterView::slow_arrival_rate_rps)
+      .def_readonly("max_tokens", &PyRouterView::max_tokens)
+      .def_readonly("in_flight_prompt_tokens", &PyRouterView::in_flight_prompt_tokens)
       .def_readonly("in_flight", &PyRouterView::in_flight)
       .def_readonly("running", &PyRouterView::running)
       .def_readonly("queued", &PyRouterView::queued)
@@ -567,13 +576,17 @@ PYBIND11_MODULE(_bestserve, m) {
       .def_property_readonly("observation_encoding", &Router::observation_encoding)
       .def_property_readonly("rate_estimator", &Router::rate_estimator)
       .def_property_readonly("arrival_rate_rps", &Router::arrival_rate_rps)
+      .def_property_readonly("slow_arrival_rate_rps", &Router::slow_arrival_rate_rps)
+      .def_property_readonly("needs_gateway_facts", &Router::needs_gateway_facts)
       .def("task_index", [](const Router& r, const std::string& name) { return r.TaskIndex(name); })
       .def("observe_arrival", &Router::ObserveArrival, py::arg("now_s"))
       .def("set_arrival_rate", &Router::SetArrivalRate, py::arg("rate_rps"))
       .def(
           "route",
           [](Router& r, py::object task, double now_s, const IntArray& in_flight,
-             std::optional<IntArray> queued, int32_t prompt_tokens) {
+             std::optional<IntArray> queued, int32_t prompt_tokens,
+             std::optional<py::array_t<int64_t, py::array::c_style | py::array::forcecast>> in_flight_prompt_tokens,
+             int32_t max_tokens, double deadline_base_s, double deadline_per_token_s) {
             const int t = py::isinstance<py::str>(task) ? r.TaskIndex(task.cast<std::string>())
                                                         : task.cast<int>();
             if (t < 0 || t >= r.num_tasks())
@@ -586,12 +599,39 @@ PYBIND11_MODULE(_bestserve, m) {
               throw std::invalid_argument("route: this " + r.observation_encoding() + " policy needs queued");
             if (r.needs_prompt_tokens() && prompt_tokens < 0)
               throw std::invalid_argument("route: this " + r.observation_encoding() + " policy needs prompt_tokens >= 0");
-            return r.Route(t, now_s, counts.data(), queued ? q.data() : nullptr, prompt_tokens);
+            std::vector<int64_t> tokens;
+            if (in_flight_prompt_tokens) {
+              if (in_flight_prompt_tokens->size() != r.num_models())
+                throw std::invalid_argument(fmt::format("route: in_flight_prompt_tokens needs {} entries, got {}",
+                                                        r.num_models(), in_flight_prompt_tokens->size()));
+              tokens.assign(in_flight_prompt_tokens->data(), in_flight_prompt_tokens->data() + r.num_models());
+            }
+            if (r.needs_gateway_facts()) {
+              if (!in_flight_prompt_tokens)
+                throw std::invalid_argument("route: this gateway-v1 policy needs in_flight_prompt_tokens");
+              if (max_tokens < 0) throw std::invalid_argument("route: max_tokens must be >= 0 (0: not sent)");
+              if (!(deadline_base_s >= 0.0) || !(deadline_per_token_s >= 0.0))
+                throw std::invalid_argument(
+                    "route: this gateway-v1 policy needs deadline_base_s >= 0 and deadline_per_token_s >= 0");
+            }
+            RouteRequest request;
+            request.task = t;
+            request.in_flight = counts.data();
+            request.queued = queued ? q.data() : nullptr;
+            request.prompt_tokens = prompt_tokens;
+            request.in_flight_prompt_tokens = in_flight_prompt_tokens ? tokens.data() : nullptr;
+            request.max_tokens = max_tokens;
+            request.deadline_base_s = deadline_base_s;
+            request.deadline_per_token_s = deadline_per_token_s;
+            return r.Route(request, now_s);
           },
           py::arg("task"), py::arg("now_s"), py::arg("in_flight"), py::arg("queued") = py::none(),
-          py::arg("prompt_tokens") = -1,
+          py::arg("prompt_tokens") = -1, py::arg("in_flight_prompt_tokens") = py::none(),
+          py::arg("max_tokens") = 0, py::arg("deadline_base_s") = -1.0, py::arg("deadline_per_token_s") = -1.0,
           "Records an arrival at now_s and returns the model index for a request of `task` (index "
-          "or name); extended-v1 and request-v1 policies need `queued`, request-v1 `prompt_tokens`")
+          "or name); extended-v1, request-v1 and gateway-v1 policies need `queued`, request-v1 and "
+          "gateway-v1 `prompt_tokens`, gateway-v1 also `in_flight_prompt_tokens` (per model), the "
+          "deadline (`deadline_base_s`, `deadline_per_token_s`) and `max_tokens` where the client sent it")
       .def(
           "decide_batch",
           [](const Router& r, const IntArray& tasks, const IntArray& in_flight,

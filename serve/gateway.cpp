@@ -204,6 +204,7 @@ Gateway::Gateway(asio::io_context& io, GatewayConfig config)
                                   config_.logical_model));
   }
   in_flight_by_model_.assign(models_.size(), 0);
+  in_flight_prompt_tokens_by_model_.assign(models_.size(), 0);
   queued_by_model_.assign(models_.size(), 0);
   for (size_t i = 0; i < config_.backends.size(); ++i) {
     const BackendSpec& spec = config_.backends[i];
@@ -305,6 +306,17 @@ asio::awaitable<void> Gateway::Handle(Exchange& exchange) {
 
 Gateway::Decision Gateway::Decide(const CompletionRequest& request, int32_t task, double deadline_s, double now_s) {
   const auto pinned = std::find(models_.begin(), models_.end(), request.model);
+  // The latency objective as the router sees it: the client's end-to-end deadline, whatever the
+  // length, or else the scenario's base + per output token.
+  struct {
+    double base_s;
+    double per_token_s;
+  } deadline{deadline_s, 0.0};
+  if (std::isnan(deadline_s)) {
+    const TaskSpec& spec = scenario_->tasks.task(task);
+    deadline.base_s = scenario_->deadline.base_ms * 1e-3;
+    deadline.per_token_s = scenario_->deadline.PerTokenDeadlineSeconds(spec.deadline_ms_per_token_override, now_s);
+  }
   if (library_router_) {
     if (pinned != models_.end()) {
       library_router_->ObserveArrival(now_s);
@@ -320,9 +332,16 @@ Gateway::Decision Gateway::Decide(const CompletionRequest& request, int32_t task
           scenario_->system.model_profiles[static_cast<size_t>(backend->model)]->model().max_batch_size;
       queued_by_model_[static_cast<size_t>(backend->model)] += std::max<int32_t>(0, backend->in_flight - limit);
     }
-    return {library_router_->Route(task, now_s, in_flight_by_model_.data(), queued_by_model_.data(),
-                                   std::max<int32_t>(request.prompt_tokens, 0)),
-            "router"};
+    RouteRequest route;
+    route.task = task;
+    route.in_flight = in_flight_by_model_.data();
+    route.queued = queued_by_model_.data();
+    route.prompt_tokens = std::max<int32_t>(request.prompt_tokens, 0);
+    route.in_flight_prompt_tokens = in_flight_prompt_tokens_by_model_.data();
+    route.max_tokens = std::max<int32_t>(request.max_tokens.value_or(0), 0);
+    route.deadline_base_s = deadline.base_s;
+    route.deadline_per_token_s = deadline.per_token_s;
+    return {library_router_->Route(route, now_s), "router"};
   }
   Request arrival;
   arrival.id = next_request_id_;
@@ -330,6 +349,7 @@ Gateway::Decision Gateway::Decide(const CompletionRequest& request, int32_t task
   arrival.task = task;
   arrival.prompt_tokens = request.prompt_tokens;
   const double rate = rate_estimator_->Observe(arrival);
+  const double slow_rate = slow_rate_.Observe(now_s);
   if (pinned != models_.end()) return {static_cast<int32_t>(pinned - models_.begin()), "pinned"};
   std::vector<ModelLoad> models(models_.size());
   std::vector<ReplicaLoad> replicas;
@@ -347,21 +367,18 @@ Gateway::Decision Gateway::Decide(const CompletionRequest& request, int32_t task
   for (size_t m = 0; m < models.size(); ++m) {
     models[m].running = in_flight_by_model_[m];
     models[m].in_flight = in_flight_by_model_[m];
+    models[m].in_flight_prompt_tokens = in_flight_prompt_tokens_by_model_[m];
   }
   RouterView view;
   view.now_s = now_s;
   view.request_id = next_request_id_;
   view.task = task;
   view.prompt_tokens = request.prompt_tokens;
-  if (std::isnan(deadline_s)) {
-    const TaskSpec& spec = scenario_->tasks.task(task);
-    view.deadline_base_s = scenario_->deadline.base_ms * 1e-3;
-    view.deadline_per_token_s = scenario_->deadline.PerTokenDeadlineSeconds(spec.deadline_ms_per_token_override, now_s);
-  } else {
-    view.deadline_base_s = deadline_s;  // the client's end-to-end deadline, whatever the length
-    view.deadline_per_token_s = 0.0;
-  }
+  view.max_tokens = std::max<int32_t>(request.max_tokens.value_or(0), 0);
+  view.deadline_base_s = deadline.base_s;
+  view.deadline_per_token_s = deadline.per_token_s;
   view.arrival_rate_rps = rate;
+  view.slow_arrival_rate_rps = slow_rate;
   view.models = models;
   view.replicas = replicas;
   return {builtin_router_->Route(view), "router"};
@@ -520,15 +537,21 @@ asio::awaitable<void> Gateway::Proxy(Exchange& exchange, CompletionRequest reque
     body["model"] = model;
     ++backend->in_flight;
     ++in_flight_by_model_[static_cast<size_t>(backend->model)];
+    const int64_t prompt_tokens = std::max<int32_t>(request.prompt_tokens, 0);
+    in_flight_prompt_tokens_by_model_[static_cast<size_t>(backend->model)] += prompt_tokens;
     ++backend->requests;
     struct InFlight {
       Backend& backend;
       int32_t& by_model;
+      int64_t& prompt_tokens_by_model;
+      int64_t prompt_tokens;
       ~InFlight() {
         --backend.in_flight;
         --by_model;
+        prompt_tokens_by_model -= prompt_tokens;
       }
-    } in_flight{*backend, in_flight_by_model_[static_cast<size_t>(backend->model)]};
+    } in_flight{*backend, in_flight_by_model_[static_cast<size_t>(backend->model)],
+                in_flight_prompt_tokens_by_model_[static_cast<size_t>(backend->model)], prompt_tokens};
 
     HttpRequest forward = MakeRequest(http::verb::post, std::string_view(exchange.request().target().data(),
                                                                           exchange.request().target().size()),

@@ -65,6 +65,8 @@
 #include <vector>
 
 #include "common/config.h"
+#include "router/core/observation.h"
+#include "router/core/rate_tracker.h"
 #include "serve/http.h"
 #include "serve/openai_api.h"
 
@@ -164,6 +166,8 @@ class Gateway {
   std::vector<std::unique_ptr<Backend>> backends_;
   std::vector<int32_t> in_flight_by_model_;
   std::vector<int32_t> queued_by_model_;  // estimated per decision (Decide)
+  std::vector<int64_t> in_flight_prompt_tokens_by_model_;  // prompt tokens of the requests in flight
+  DecayedCountRate slow_rate_{kSlowRateHalfLifeS};           // RouterView::slow_arrival_rate_rps
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<HttpServer> server_;
   Clock::time_point start_;

@@ -55,6 +55,7 @@ Simulator::Simulator(ServingSystem system, std::vector<std::vector<double>> qual
   shared_queues_.resize(num_models);
   busy_on_gpu_.assign(static_cast<size_t>(system_.num_gpus), 0);
   model_loads_.resize(num_models);
+  in_flight_prompt_tokens_.assign(num_models, 0);
   replica_loads_.resize(instances_.size());
   for (size_t m = 0; m < num_models; ++m) {
     model_loads_[m].num_replicas = static_cast<int32_t>(replicas_by_model_[m].size());
@@ -123,6 +124,8 @@ void Simulator::Reset(std::unique_ptr<RequestSource> source, uint64_t episode, R
   counters_.start_s = now_s_;
   counters_.end_s = now_s_;
   rate_estimator_->Reset();
+  slow_rate_.Reset();
+  std::fill(in_flight_prompt_tokens_.begin(), in_flight_prompt_tokens_.end(), 0);
   balancer_rng_ = Rng(DeriveSeed(seed_ ^ MixBits(episode), "load_balancer"));
 }
 
@@ -162,6 +165,8 @@ bool Simulator::AdvanceToNextArrival() {
   view_.oracle_output_tokens = oracle_view_ ? r.output_tokens : -1;
   view_.oracle_deadline_s = oracle_view_ ? r.deadline_s : -1.0;
   view_.arrival_rate_rps = rate_estimator_->Observe(r);
+  view_.slow_arrival_rate_rps = slow_rate_.Observe(r.arrival_s);
+  view_.max_tokens = r.max_tokens;
   RefreshView();
   return true;
 }
@@ -199,6 +204,7 @@ void Simulator::RefreshView() {
   for (size_t m = 0; m < model_loads_.size(); ++m) {
     model_loads_[m].waiting += static_cast<int32_t>(shared_queues_[m].size());
     model_loads_[m].in_flight = model_loads_[m].running + model_loads_[m].waiting;
+    model_loads_[m].in_flight_prompt_tokens = in_flight_prompt_tokens_[m];
   }
 }
 
@@ -313,6 +319,7 @@ void Simulator::Dispatch(ModelId model) {
     return Reject(r.id, RejectReason::kExceedsKvCapacity);
   }
   ++in_system_;
+  in_flight_prompt_tokens_[static_cast<size_t>(model)] += r.prompt_tokens;
   if (system_.queueing == Queueing::kPerReplica) {
     const int32_t replica = ChooseReplica(model, r);
     BS_CHECK(replica >= 0);
@@ -514,6 +521,9 @@ void Simulator::Finish(int64_t id) {
   rec.reward = outcome.reward;
   rec.finished = true;
   --in_system_;
+  int64_t& prompt_tokens_in_flight = in_flight_prompt_tokens_[static_cast<size_t>(rec.model)];
+  prompt_tokens_in_flight -= r.prompt_tokens;
+  BS_CHECK(prompt_tokens_in_flight >= 0 && (in_system_ > 0 || prompt_tokens_in_flight == 0));
   Finished(id);
 }
 

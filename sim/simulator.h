@@ -45,7 +45,9 @@
 #include "common/request_source.h"
 #include "common/rng.h"
 #include "sim/cluster.h"
+#include "router/core/observation.h"
 #include "router/core/rate_estimator.h"
+#include "router/core/rate_tracker.h"
 #include "sim/instance_scheduler.h"
 #include "sim/reward.h"
 #include "router/core/routing_policy.h"
@@ -216,6 +218,7 @@ class Simulator {
   std::vector<double> task_ms_per_token_override_;
   DeadlineSpec deadlines_;
   std::unique_ptr<RateEstimator> rate_estimator_;
+  DecayedCountRate slow_rate_{kSlowRateHalfLifeS};  // RouterView::slow_arrival_rate_rps
   bool oracle_view_;
   uint64_t seed_;
 
@@ -245,6 +248,7 @@ class Simulator {
   Rng balancer_rng_{0};
 
   std::vector<ModelLoad> model_loads_;
+  std::vector<int64_t> in_flight_prompt_tokens_;  // per model, dispatch to finish
   std::vector<ReplicaLoad> replica_loads_;
   RouterView view_;
 };

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <bit>
+
 #include "common/rng.h"
 #include "workloads/registry.h"
 
@@ -15,18 +18,33 @@ std::unique_ptr<WorkloadGenerator> MixtureWorkload::FromConfig(const ConfigNode&
                                                                const std::string& base_dir) {
   section.CheckKeys({"kind", "components"});
   const ConfigNode list = section.Child("components");
-  list.ExpectSequence("components {weight, workload, prompt_tokens, output_tokens}");
+  list.ExpectSequence("components {weight, workload, prompt_tokens, output_tokens, max_tokens_hint}");
   if (list.size() == 0) list.Fail("expected at least one component");
   std::vector<Component> components;
   for (size_t i = 0; i < list.size(); ++i) {
     const ConfigNode node = list.Element(i);
-    node.ExpectMap("a component {weight, workload, prompt_tokens, output_tokens}");
-    node.CheckKeys({"weight", "workload", "prompt_tokens", "output_tokens"});
+    node.ExpectMap("a component {weight, workload, prompt_tokens, output_tokens, max_tokens_hint}");
+    node.CheckKeys({"weight", "workload", "prompt_tokens", "output_tokens", "max_tokens_hint"});
     Component c;
     c.weight = node.GetPositiveDouble("weight", 1.0);
     c.generator = MakeWorkloadGenerator(node.Child("workload"), base_dir);
     if (auto p = node.MaybeChild("prompt_tokens")) c.prompt_tokens = TokenLengthSpec::Parse(*p);
     if (auto o = node.MaybeChild("output_tokens")) c.output_tokens = TokenLengthSpec::Parse(*o);
+    if (auto h = node.MaybeChild("max_tokens_hint")) {
+      h->ExpectMap("max_tokens_hint {rule: exact | next_power_of_two, fraction}");
+      h->CheckKeys({"rule", "fraction"});
+      Component::MaxTokensHint hint;
+      const std::string rule = h->GetString("rule");
+      if (rule != "exact" && rule != "next_power_of_two") {
+        h->Child("rule").Fail(fmt::format("expected exact or next_power_of_two, got '{}'", rule));
+      }
+      hint.exact = rule == "exact";
+      hint.fraction = h->GetDouble("fraction", 1.0);
+      if (!(hint.fraction >= 0.0 && hint.fraction <= 1.0)) {
+        h->Child("fraction").Fail(fmt::format("expected a fraction in [0, 1], got {}", hint.fraction));
+      }
+      c.max_tokens_hint = hint;
+    }
     components.push_back(std::move(c));
   }
   return std::make_unique<MixtureWorkload>(std::move(components));
@@ -55,6 +73,17 @@ Workload MixtureWorkload::Generate(const WorkloadContext& ctx) const {
       if (c.output_tokens) r.output_tokens = c.output_tokens->Sample(lengths);
     }
   }
+  if (c.max_tokens_hint) {
+    Rng hints(DeriveSeed(ctx.seed, fmt::format("mixture/{}/max_tokens", i)));
+    for (Request& r : workload) {
+      if (!(hints.Uniform01() < c.max_tokens_hint->fraction)) continue;
+      const int32_t output = std::max(r.output_tokens, 1);
+      // Past 2^30 the next power of two leaves int32: send the length itself.
+      r.max_tokens = c.max_tokens_hint->exact || output > (1 << 30)
+                         ? output
+                         : static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(output)));
+    }
+  }
   return workload;
 }
 
@@ -64,6 +93,10 @@ std::string MixtureWorkload::Describe() const {
     std::string text = fmt::format("{:.3g}: {}", c.weight / total_weight_, c.generator->Describe());
     if (c.prompt_tokens) text += fmt::format(", prompts {}", c.prompt_tokens->Describe());
     if (c.output_tokens) text += fmt::format(", outputs {}", c.output_tokens->Describe());
+    if (c.max_tokens_hint) {
+      text += fmt::format(", max_tokens {} from {:.3g} of clients", c.max_tokens_hint->exact ? "exact" : "next_power_of_two",
+                          c.max_tokens_hint->fraction);
+    }
     parts.push_back(text);
   }
   return fmt::format("mixture({})", fmt::join(parts, "; "));

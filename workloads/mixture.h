@@ -13,10 +13,16 @@
 //   | components[i].prompt_tokens  | token-length spec (common/tasks.h) redrawing every   | -       |
 //   |                              |   request's prompt length; absent: the component's own |       |
 //   | components[i].output_tokens  | the same for output lengths                         | -       |
+//   | components[i].max_tokens_hint| {rule: exact | next_power_of_two, fraction}: the    | none    |
+//   |                              |   clients that send max_tokens (a `fraction` of the |         |
+//   |                              |   requests, drawn per request) and what they send: |         |
+//   |                              |   the output length, or the next power of two >= it |         |
+//   |                              |   (a loose cap, as clients set one); others send none |       |
 //
 // Streams: the component from DeriveSeed(seed, "mixture"); the component's own workload from
 // DeriveSeed(seed, "mixture/i"); redrawn lengths from DeriveSeed(seed, "mixture/i/lengths"),
-// prompt then output per request in arrival order. Adding a component changes which one a
+// prompt then output per request in arrival order; max_tokens hints from
+// DeriveSeed(seed, "mixture/i/max_tokens"), one draw per request. Adding a component changes which one a
 // seed draws, never how a drawn component generates.
 #pragma once
 
@@ -38,6 +44,11 @@ class MixtureWorkload : public WorkloadGenerator {
     std::unique_ptr<WorkloadGenerator> generator;
     std::optional<TokenLengthSpec> prompt_tokens;
     std::optional<TokenLengthSpec> output_tokens;
+    struct MaxTokensHint {
+      bool exact = false;     // else the next power of two >= the output length
+      double fraction = 1.0;  // of the requests whose client sends it
+    };
+    std::optional<MaxTokensHint> max_tokens_hint;
   };
   explicit MixtureWorkload(std::vector<Component> components);
   static std::unique_ptr<WorkloadGenerator> FromConfig(const ConfigNode& section,

@@ -22,7 +22,7 @@ ObservationSpec ParseObservation(const std::optional<ConfigNode>& node) {
   if (const auto known = ObservationEncodingFromName(encoding)) {
     spec.encoding = *known;
   } else {
-    node->Child("encoding").Fail(fmt::format("expected paper-v1, extended-v1 or request-v1, got '{}'", encoding));
+    node->Child("encoding").Fail(fmt::format("expected paper-v1, extended-v1, request-v1 or gateway-v1, got '{}'", encoding));
   }
   spec.in_flight_scale = static_cast<float>(node->GetPositiveDouble("in_flight_scale", spec.in_flight_scale));
   spec.rate_scale_rps = static_cast<float>(node->GetPositiveDouble("rate_scale_rps", spec.rate_scale_rps));

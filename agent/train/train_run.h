@@ -11,7 +11,7 @@
 //   | set                 | map of key path -> value overrides of the scenario           | {}      |
 //   | training_workload   | workload section (workloads/registry.h) for episodes        | the scenario's |
 //   | episode_requests    | requests per training episode                               | 2000    |
-//   | observation         | {encoding: paper-v1|extended-v1|request-v1, in_flight_scale, rate_scale_rps} | paper-v1, 64, 64 |
+//   | observation         | {encoding: paper-v1|extended-v1|request-v1|gateway-v1, in_flight_scale, rate_scale_rps} | paper-v1, 64, 64 |
 //   | learner             | agent/learn/learner_settings.h                                    | paper defaults |
 //   | validation          | {workload: section, seeds: [..], requests: N}: keep-best    | training workload, seeds [1000001, 1000002], 5000 |
 //

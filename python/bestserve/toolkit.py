@@ -72,12 +72,14 @@ def simulate(config=None, router=None, *, seed=None, rate=None, duration=None, s
     request, a few microseconds each instead of well under one): it receives a
     ``bestserve.RouterView`` with ``task``, ``now_s``, ``prompt_tokens``, ``arrival_rate_rps``
     (the scenario's estimator), per-model ``in_flight``/``running``/``queued`` lists, and
-    ``observation``: the policy encoding ``observation`` ("paper-v1", "extended-v1" or "request-v1") of the
+    ``observation``: the policy encoding ``observation`` ("paper-v1", "extended-v1", "request-v1" or
+    "gateway-v1") of the
     view, exactly what RoutingEnv observes, so a network trained on RoutingEnv can route here.
     """
     if callable(router) and not isinstance(router, str):
-        if observation not in ("paper-v1", "extended-v1", "request-v1"):
-            raise ValueError(f"observation: expected paper-v1, extended-v1 or request-v1, got {observation!r}")
+        if observation not in ("paper-v1", "extended-v1", "request-v1", "gateway-v1"):
+            raise ValueError("observation: expected paper-v1, extended-v1, request-v1 or gateway-v1, "
+                             f"got {observation!r}")
         scenario = _scenario(config, seed, rate, duration, set)
         records, summary, described = _bestserve._simulate_callable(scenario, router, observation)
     else:

@@ -22,8 +22,32 @@
 // tell a 30-token question from a 3,000-token conversation, whose prefill and KV use differ
 // 100-fold (2,048 tokens, OPT's window, maps to 1; longer prompts exceed 1). Dimensions:
 // paper-v1 T + M + 1, extended-v1 T + 2M + 1, request-v1 T + 2M + 2.
+//
+// Encoding "gateway-v1" appends to request-v1 what else a gateway in front of the servers knows
+// (issue 15), T + 3M + 6 in all:
+//
+//   | index (after request-v1) | value                                                      |
+//   |--------------------------|------------------------------------------------------------|
+//   | +0 .. +M-1               | log1p(in_flight_prompt_tokens[m]) / log1p(kInFlightTokenScale): |
+//   |                          |   the prompt tokens of the requests in flight on model m  |
+//   |                          |   (a count says 3; tokens say whether they are 3 questions |
+//   |                          |   or 3 conversations, 100x apart in prefill and KV)        |
+//   | +M                       | log1p(slow_rate_rps) / log1p(rate_scale_rps): the arrival  |
+//   |                          |   rate as an exponentially decayed count with a            |
+//   |                          |   kSlowRateHalfLifeS half-life (rate_tracker.h,            |
+//   |                          |   DecayedCountRate), beside the fast estimate above: a     |
+//   |                          |   burst against the load it rides on                       |
+//   | +M+1                     | the client's max_tokens: log1p(max_tokens) /               |
+//   |                          |   log1p(kPromptScaleTokens), 0 when the client sent none   |
+//   | +M+2                     | log1p(deadline_base_ms) / log1p(kDeadlineBaseScaleMs)      |
+//   | +M+3                     | log1p(deadline_per_token_ms) / log1p(kDeadlinePerTokenScaleMs): |
+//   |                          |   the latency objective in force (base + per output token) |
+//
+// The deadline features let one policy serve tight and loose objectives (deadlines that change
+// mid-run: experiments/open_questions); the paper's policy cannot tell them apart.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -33,13 +57,25 @@
 
 namespace bestserve {
 
-enum class ObservationEncoding : int32_t { kPaperV1 = 1, kExtendedV1 = 2, kRequestV1 = 3 };
+enum class ObservationEncoding : int32_t { kPaperV1 = 1, kExtendedV1 = 2, kRequestV1 = 3, kGatewayV1 = 4 };
 
 inline constexpr float kPromptScaleTokens = 2048.0f;
+// gateway-v1's scales: 64 conversations of 1,000 tokens in flight map to about 1; a 10 s
+// end-to-end budget and a 100 ms per-token allowance map to 1.
+inline constexpr double kInFlightTokenScale = 65536.0;
+inline constexpr double kDeadlineBaseScaleMs = 10000.0;
+inline constexpr double kDeadlinePerTokenScaleMs = 100.0;
+// The slow rate's half-life: long enough to carry the load a burst rides on (the paper's rate
+// segments last minutes), short enough to follow a diurnal trace.
+inline constexpr double kSlowRateHalfLifeS = 30.0;
 
-// Whether an encoding reads the per-model queued counts / this request's prompt length.
+// Whether an encoding reads the per-model queued counts / this request's prompt length / the
+// rest of what gateway-v1 adds.
 inline bool UsesQueued(ObservationEncoding e) { return e != ObservationEncoding::kPaperV1; }
-inline bool UsesPromptTokens(ObservationEncoding e) { return e == ObservationEncoding::kRequestV1; }
+inline bool UsesPromptTokens(ObservationEncoding e) {
+  return e == ObservationEncoding::kRequestV1 || e == ObservationEncoding::kGatewayV1;
+}
+inline bool UsesGatewayFacts(ObservationEncoding e) { return e == ObservationEncoding::kGatewayV1; }
 
 // request-v1's prompt feature, log1p(tokens) / log1p(kPromptScaleTokens), in float.
 inline float PromptFeature(int32_t prompt_tokens) {
@@ -55,7 +91,8 @@ struct ObservationSpec {
   float rate_scale_rps = 64.0f;
 
   int32_t size() const {
-    return num_tasks + num_models * (UsesQueued(encoding) ? 2 : 1) + 1 + (UsesPromptTokens(encoding) ? 1 : 0);
+    return num_tasks + num_models * (UsesQueued(encoding) ? 2 : 1) + 1 + (UsesPromptTokens(encoding) ? 1 : 0) +
+           (UsesGatewayFacts(encoding) ? num_models + 4 : 0);
   }
 };
 
@@ -65,8 +102,29 @@ struct GatewayState {
   const int32_t* in_flight = nullptr;  // per model: running + queued
   const int32_t* queued = nullptr;     // per model; read by extended-v1 and request-v1
   double arrival_rate_rps = 0.0;
-  int32_t prompt_tokens = 0;           // this request's; read by request-v1
+  int32_t prompt_tokens = 0;           // this request's; read by request-v1 and gateway-v1
+  // Read by gateway-v1 only:
+  const int64_t* in_flight_prompt_tokens = nullptr;  // per model: prompt tokens of requests in flight
+  double slow_rate_rps = 0.0;          // DecayedCountRate(kSlowRateHalfLifeS), this arrival included
+  int32_t max_tokens = 0;              // the client's max_tokens; 0: not sent
+  double deadline_base_s = 0.0;        // latency objective: base + per output token
+  double deadline_per_token_s = 0.0;
 };
+
+// gateway-v1's scalar features, one expression each, shared by both encoders below.
+inline float ScaledLog1p(double value, double scale) {
+  return static_cast<float>(std::log1p(std::max(value, 0.0)) / std::log1p(scale));
+}
+inline float* EncodeGatewayFacts(const ObservationSpec& spec, const GatewayState& state, float* p) {
+  for (int32_t m = 0; m < spec.num_models; ++m) {
+    *p++ = ScaledLog1p(static_cast<double>(state.in_flight_prompt_tokens[m]), kInFlightTokenScale);
+  }
+  *p++ = ScaledLog1p(state.slow_rate_rps, static_cast<double>(spec.rate_scale_rps));
+  *p++ = state.max_tokens > 0 ? PromptFeature(state.max_tokens) : 0.0f;
+  *p++ = ScaledLog1p(state.deadline_base_s * 1e3, kDeadlineBaseScaleMs);
+  *p++ = ScaledLog1p(state.deadline_per_token_s * 1e3, kDeadlinePerTokenScaleMs);
+  return p;
+}
 
 // Writes spec.size() floats to `out`. Preconditions: 0 <= state.task < num_tasks, arrays set.
 inline void EncodeObservation(const ObservationSpec& spec, const GatewayState& state, float* out) {
@@ -83,6 +141,7 @@ inline void EncodeObservation(const ObservationSpec& spec, const GatewayState& s
     }
   }
   if (UsesPromptTokens(spec.encoding)) *p++ = PromptFeature(state.prompt_tokens);
+  if (UsesGatewayFacts(spec.encoding)) EncodeGatewayFacts(spec, state, p);
 }
 
 // EncodeObservation with its constants computed once: the two scales' logarithms, and the
@@ -114,6 +173,7 @@ class ObservationEncoder {
       for (int32_t m = 0; m < spec_.num_models; ++m) *p++ = CountFeature(state.queued[m]);
     }
     if (UsesPromptTokens(spec_.encoding)) *p++ = PromptFeature(state.prompt_tokens);
+    if (UsesGatewayFacts(spec_.encoding)) EncodeGatewayFacts(spec_, state, p);
   }
 
  private:
@@ -134,16 +194,18 @@ inline const char* ToString(ObservationEncoding e) {
       return "extended-v1";
     case ObservationEncoding::kRequestV1:
       return "request-v1";
+    case ObservationEncoding::kGatewayV1:
+      return "gateway-v1";
     case ObservationEncoding::kPaperV1:
       break;
   }
   return "paper-v1";
 }
 
-// The encoding a name denotes, or nullopt (names: paper-v1, extended-v1, request-v1).
+// The encoding a name denotes, or nullopt (names: paper-v1, extended-v1, request-v1, gateway-v1).
 inline std::optional<ObservationEncoding> ObservationEncodingFromName(std::string_view name) {
-  for (ObservationEncoding e :
-       {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1, ObservationEncoding::kRequestV1}) {
+  for (ObservationEncoding e : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1,
+                                ObservationEncoding::kRequestV1, ObservationEncoding::kGatewayV1}) {
     if (name == ToString(e)) return e;
   }
   return std::nullopt;

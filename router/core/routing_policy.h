@@ -25,6 +25,9 @@ struct ModelLoad {
   int32_t waiting = 0;    // requests queued (per-replica queues, or the shared queue)
   int32_t in_flight = 0;  // dispatched and not finished = running + waiting
   int32_t num_replicas = 0;
+  // Prompt tokens of the requests in flight (as dispatched, after any truncation): a gateway
+  // sums the prompts it sent and has not seen finish.
+  int64_t in_flight_prompt_tokens = 0;
 };
 
 struct ReplicaLoad {
@@ -50,6 +53,10 @@ struct RouterView {
   int32_t oracle_output_tokens = -1;
   double oracle_deadline_s = -1.0;
   double arrival_rate_rps = 0.0;     // the scenario's rate estimator, this arrival included
+  // The rate at a second, slower time scale: DecayedCountRate(kSlowRateHalfLifeS)
+  // (router/core/observation.h), this arrival included, whatever the scenario's estimator.
+  double slow_arrival_rate_rps = 0.0;
+  int32_t max_tokens = 0;            // the client's max_tokens hint; 0: none sent
   bool oracle = false;
   std::span<const ModelLoad> models;      // indexed by ModelId
   std::span<const ReplicaLoad> replicas;  // indexed by replica

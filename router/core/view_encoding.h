@@ -19,7 +19,8 @@ class ViewEncoder {
   explicit ViewEncoder(const ObservationSpec& spec)
       : encoder_(spec),
         in_flight_(static_cast<size_t>(spec.num_models)),
-        queued_(static_cast<size_t>(spec.num_models)) {}
+        queued_(static_cast<size_t>(spec.num_models)),
+        in_flight_prompt_tokens_(static_cast<size_t>(spec.num_models)) {}
 
   const ObservationSpec& spec() const { return encoder_.spec(); }
 
@@ -30,8 +31,14 @@ class ViewEncoder {
     for (size_t m = 0; m < view.models.size(); ++m) {
       in_flight_[m] = view.models[m].in_flight;
       queued_[m] = view.models[m].waiting;
+      in_flight_prompt_tokens_[m] = view.models[m].in_flight_prompt_tokens;
     }
-    const GatewayState state{view.task, in_flight_.data(), queued_.data(), view.arrival_rate_rps, view.prompt_tokens};
+    GatewayState state{view.task, in_flight_.data(), queued_.data(), view.arrival_rate_rps, view.prompt_tokens};
+    state.in_flight_prompt_tokens = in_flight_prompt_tokens_.data();
+    state.slow_rate_rps = view.slow_arrival_rate_rps;
+    state.max_tokens = view.max_tokens;
+    state.deadline_base_s = view.deadline_base_s;
+    state.deadline_per_token_s = view.deadline_per_token_s;
     encoder_.Encode(state, out);
   }
 
@@ -39,6 +46,7 @@ class ViewEncoder {
   ObservationEncoder encoder_;
   std::vector<int32_t> in_flight_;
   std::vector<int32_t> queued_;
+  std::vector<int64_t> in_flight_prompt_tokens_;
 };
 
 }  // namespace bestserve

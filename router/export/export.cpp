@@ -42,17 +42,34 @@ ExportResult ExportPolicy(const std::string& policy, const std::string& out, con
   Rng rng(DeriveSeed(0, "export-check"));
   std::vector<int32_t> in_flight(static_cast<size_t>(router->num_models()));
   std::vector<int32_t> queued(in_flight.size());
+  std::vector<int64_t> prompt_tokens_in_flight(in_flight.size());
   std::vector<float> observation(static_cast<size_t>(metadata.observation.size()));
   for (int i = 0; i < 1000; ++i) {
-    const int task = static_cast<int>(rng.UniformIndex(static_cast<uint64_t>(router->num_tasks())));
+    // Every input any encoding reads, drawn over the ranges a gateway sees.
+    RouteRequest request;
+    request.task = static_cast<int>(rng.UniformIndex(static_cast<uint64_t>(router->num_tasks())));
     for (size_t m = 0; m < in_flight.size(); ++m) {
       queued[m] = static_cast<int32_t>(rng.UniformIndex(8));
       in_flight[m] = queued[m] + static_cast<int32_t>(rng.UniformIndex(64));
+      prompt_tokens_in_flight[m] = static_cast<int64_t>(rng.UniformIndex(1 << 17));
     }
+    request.in_flight = in_flight.data();
+    request.queued = queued.data();
+    request.prompt_tokens = static_cast<int32_t>(rng.UniformIndex(4096));
+    request.in_flight_prompt_tokens = prompt_tokens_in_flight.data();
+    request.max_tokens = static_cast<int32_t>(rng.UniformIndex(2048));
+    request.deadline_base_s = rng.Uniform(0.0, 10.0);
+    request.deadline_per_token_s = rng.Uniform(0.0, 0.1);
     const double rate = rng.Uniform(0.0, 60.0);
-    EncodeObservation(metadata.observation, GatewayState{task, in_flight.data(), queued.data(), rate},
-                      observation.data());
-    if (router->DecideWithRate(task, in_flight.data(), queued.data(), rate) != reference.Act(observation)) {
+    const double slow_rate = rng.Uniform(0.0, 60.0);
+    GatewayState state{request.task, in_flight.data(), queued.data(), rate, request.prompt_tokens};
+    state.in_flight_prompt_tokens = prompt_tokens_in_flight.data();
+    state.slow_rate_rps = slow_rate;
+    state.max_tokens = request.max_tokens;
+    state.deadline_base_s = request.deadline_base_s;
+    state.deadline_per_token_s = request.deadline_per_token_s;
+    EncodeObservation(metadata.observation, state, observation.data());
+    if (router->DecideWithRates(request, rate, slow_rate) != reference.Act(observation)) {
       throw Error(fmt::format("export check failed: the router library and the trainer's network disagree "
                               "on check {}", i));
     }

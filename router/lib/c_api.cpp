@@ -19,6 +19,19 @@ void WriteError(char* error, size_t size, const std::string& message) {
   error[n] = '\0';
 }
 
+bestserve::RouteRequest ToRouteRequest(const bs_route_request& c) {
+  bestserve::RouteRequest r;
+  r.task = c.task;
+  r.in_flight = c.in_flight;
+  r.queued = c.queued;
+  r.prompt_tokens = c.prompt_tokens;
+  r.in_flight_prompt_tokens = c.in_flight_prompt_tokens;
+  r.max_tokens = c.max_tokens;
+  r.deadline_base_s = c.deadline_base_s;
+  r.deadline_per_token_s = c.deadline_per_token_s;
+  return r;
+}
+
 }  // namespace
 
 extern "C" {
@@ -79,6 +92,25 @@ int bs_router_decide_prompt(const bs_router* router, int task, int32_t prompt_to
 int bs_router_route_prompt(bs_router* router, int task, int32_t prompt_tokens, double now_s, const int32_t* in_flight,
                            const int32_t* queued) {
   return router != nullptr ? router->router->Route(task, now_s, in_flight, queued, prompt_tokens) : -1;
+}
+
+void bs_route_request_init(bs_route_request* request) {
+  if (request == nullptr) return;
+  *request = bs_route_request{-1, nullptr, nullptr, -1, nullptr, 0, -1.0, -1.0};
+}
+
+int bs_router_needs_gateway_facts(const bs_router* router) {
+  return router != nullptr && router->router->needs_gateway_facts() ? 1 : 0;
+}
+
+int bs_router_decide_request(const bs_router* router, const bs_route_request* request) {
+  if (router == nullptr || request == nullptr) return -1;
+  return router->router->Decide(ToRouteRequest(*request));
+}
+
+int bs_router_route_request(bs_router* router, const bs_route_request* request, double now_s) {
+  if (router == nullptr || request == nullptr) return -1;
+  return router->router->Route(ToRouteRequest(*request), now_s);
 }
 
 }  // extern "C"

@@ -40,6 +40,29 @@ int bs_router_decide_prompt(const bs_router* router, int task, int32_t prompt_to
 int bs_router_route_prompt(bs_router* router, int task, int32_t prompt_tokens, double now_s, const int32_t* in_flight,
                            const int32_t* queued);
 
+/* Everything a decision may read (router.h's RouteRequest); which fields a policy reads depends
+ * on its encoding: queued (extended-v1, request-v1, gateway-v1), prompt_tokens (request-v1,
+ * gateway-v1), the rest (gateway-v1). Initialize with bs_route_request_init. */
+typedef struct bs_route_request {
+  int task;
+  const int32_t* in_flight;               /* num_models entries */
+  const int32_t* queued;                  /* num_models entries, or NULL */
+  int32_t prompt_tokens;                  /* -1: unknown */
+  const int64_t* in_flight_prompt_tokens; /* num_models entries, or NULL */
+  int32_t max_tokens;                     /* the client's max_tokens; 0: not sent */
+  double deadline_base_s;                 /* -1: unknown */
+  double deadline_per_token_s;            /* -1: unknown */
+} bs_route_request;
+
+/* Sets every field to "not given" (task -1, pointers NULL, prompt and deadlines -1). */
+void bs_route_request_init(bs_route_request* request);
+/* 1 when the policy reads gateway-v1's fields (it then decides only through the two below). */
+int bs_router_needs_gateway_facts(const bs_router* router);
+/* The model for `request`; -1 when an input the policy needs is missing. */
+int bs_router_decide_request(const bs_router* router, const bs_route_request* request);
+/* bs_router_observe_arrival + bs_router_decide_request. */
+int bs_router_route_request(bs_router* router, const bs_route_request* request, double now_s);
+
 #ifdef __cplusplus
 }
 #endif

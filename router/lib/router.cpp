@@ -35,14 +35,37 @@ struct Router::Impl {
   std::mutex arrivals_mutex;
   std::variant<std::monostate, LastKRate, EwmaRate, LastKRateV2, TwoScaleRate> tracker;
   std::atomic<double> rate_rps{0.0};
+  DecayedCountRate slow_tracker{kSlowRateHalfLifeS};
+  std::atomic<double> slow_rate_rps{0.0};
   size_t scratch_floats = 0;
 
-  int Decide(int task, const int32_t* in_flight, const int32_t* queued, double rate, int32_t prompt_tokens,
-             float* q_out) const {
+  // Whether `r` carries every input this policy's encoding reads.
+  bool Valid(const RouteRequest& r) const {
+    const ObservationEncoding encoding = metadata.observation.encoding;
+    if (r.task < 0 || r.task >= metadata.observation.num_tasks || r.in_flight == nullptr) return false;
+    if (UsesQueued(encoding) && r.queued == nullptr) return false;
+    if (UsesPromptTokens(encoding) && r.prompt_tokens < 0) return false;
+    if (UsesGatewayFacts(encoding) &&
+        (r.in_flight_prompt_tokens == nullptr || r.max_tokens < 0 || !(r.deadline_base_s >= 0.0) ||
+         !(r.deadline_per_token_s >= 0.0))) {
+      return false;
+    }
+    return true;
+  }
+
+  static GatewayState StateOf(const RouteRequest& r, double rate, double slow_rate) {
+    GatewayState state{r.task, r.in_flight, r.queued, rate, r.prompt_tokens};
+    state.in_flight_prompt_tokens = r.in_flight_prompt_tokens;
+    state.slow_rate_rps = slow_rate;
+    state.max_tokens = r.max_tokens;
+    state.deadline_base_s = r.deadline_base_s;
+    state.deadline_per_token_s = r.deadline_per_token_s;
+    return state;
+  }
+
+  int Decide(const RouteRequest& r, double rate, double slow_rate, float* q_out) const {
+    if (!Valid(r)) return -1;
     const int models = metadata.observation.num_models;
-    if (task < 0 || task >= metadata.observation.num_tasks || in_flight == nullptr) return -1;
-    if (UsesQueued(metadata.observation.encoding) && queued == nullptr) return -1;
-    if (UsesPromptTokens(metadata.observation.encoding) && prompt_tokens < 0) return -1;
     const size_t needed = static_cast<size_t>(shape.input_size) + scratch_floats + static_cast<size_t>(models);
     std::array<float, kStackFloats> stack_buffer;  // uninitialized on purpose: fully written below
     float* buffer = stack_buffer.data();
@@ -53,15 +76,16 @@ struct Router::Impl {
     }
     float* observation = buffer;
     float* q_values = q_out != nullptr ? q_out : observation + shape.input_size + scratch_floats;
-    const GatewayState state{task, in_flight, queued, rate, prompt_tokens};
-    encoder->Encode(state, observation);
+    encoder->Encode(StateOf(r, rate, slow_rate), observation);
     network.Forward(observation, q_values, observation + shape.input_size);
     return GreedyAction(q_values, models);
   }
 
-  // PackedMlp::kColumns decisions through the batch kernel; entries past `count` are unused.
-  void DecideColumns(int count, const int32_t* tasks, const int32_t* in_flight, const int32_t* queued,
-                     const double* rates, const int32_t* prompt_tokens, int32_t* decisions) const {
+  // PackedMlp::kColumns decisions through the batch kernel: request c is request_of(c) with
+  // rates rate_of(c) and slow_rate_of(c); entries past `count` are unused.
+  template <typename RequestOf, typename RateOf, typename SlowRateOf>
+  void DecideColumns(int count, RequestOf request_of, RateOf rate_of, SlowRateOf slow_rate_of,
+                     int32_t* decisions) const {
     constexpr int kC = PackedMlp::kColumns;
     const int models = metadata.observation.num_models;
     const size_t inputs = static_cast<size_t>(shape.input_size);
@@ -81,18 +105,12 @@ struct Router::Impl {
     float* q = scratch + network.column_scratch_floats();
     bool valid[kC] = {};
     for (int c = 0; c < kC; ++c) {
-      const bool needs_prompt = UsesPromptTokens(metadata.observation.encoding);
-      valid[c] = c < count && tasks[c] >= 0 && tasks[c] < metadata.observation.num_tasks &&
-                 (queued != nullptr || !UsesQueued(metadata.observation.encoding)) &&
-                 (!needs_prompt || (prompt_tokens != nullptr && prompt_tokens[c] >= 0));
-      if (valid[c]) {
-        const int32_t* queues = queued != nullptr ? queued + static_cast<ptrdiff_t>(c) * models : nullptr;
-        const int32_t prompt = prompt_tokens != nullptr ? prompt_tokens[c] : 0;
-        encoder->Encode(
-            GatewayState{tasks[c], in_flight + static_cast<ptrdiff_t>(c) * models, queues, rates[c], prompt}, row);
-      } else {
-        std::fill(row, row + inputs, 0.0f);
+      if (c < count) {
+        const RouteRequest r = request_of(c);
+        valid[c] = Valid(r);
+        if (valid[c]) encoder->Encode(StateOf(r, rate_of(c), slow_rate_of(c)), row);
       }
+      if (!valid[c]) std::fill(row, row + inputs, 0.0f);
       for (size_t k = 0; k < inputs; ++k) columns[k * kC + static_cast<size_t>(c)] = row[k];
     }
     network.ForwardColumns(columns, q_values, scratch);
@@ -102,6 +120,20 @@ struct Router::Impl {
     }
   }
 };
+
+namespace {
+
+// The positional arguments as a RouteRequest (no gateway-v1 facts: such policies refuse it).
+RouteRequest Positional(int task, const int32_t* in_flight, const int32_t* queued, int32_t prompt_tokens) {
+  RouteRequest r;
+  r.task = task;
+  r.in_flight = in_flight;
+  r.queued = queued;
+  r.prompt_tokens = prompt_tokens;
+  return r;
+}
+
+}  // namespace
 
 Router::Router(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Router::~Router() = default;
@@ -193,45 +225,84 @@ double Router::ObserveArrival(double now_s) {
     rate = two_scale->Observe(now_s);
   }
   impl_->rate_rps.store(rate, std::memory_order_relaxed);
+  impl_->slow_rate_rps.store(impl_->slow_tracker.Observe(now_s), std::memory_order_relaxed);
   return rate;
 }
 
 void Router::SetArrivalRate(double rate_rps) { impl_->rate_rps.store(rate_rps, std::memory_order_relaxed); }
 double Router::arrival_rate_rps() const { return impl_->rate_rps.load(std::memory_order_relaxed); }
+double Router::slow_arrival_rate_rps() const { return impl_->slow_rate_rps.load(std::memory_order_relaxed); }
+
+int Router::Decide(const RouteRequest& request) const {
+  return impl_->Decide(request, arrival_rate_rps(), slow_arrival_rate_rps(), nullptr);
+}
+
+int Router::DecideWithRates(const RouteRequest& request, double rate_rps, double slow_rate_rps) const {
+  return impl_->Decide(request, rate_rps, slow_rate_rps, nullptr);
+}
+
+int Router::Route(const RouteRequest& request, double now_s) {
+  const double rate = ObserveArrival(now_s);
+  return impl_->Decide(request, rate, slow_arrival_rate_rps(), nullptr);
+}
+
+void Router::DecideBatch(int count, const RouteRequest* requests, const double* rates, const double* slow_rates,
+                         int32_t* models) const {
+  if (requests == nullptr || rates == nullptr) {
+    std::fill(models, models + std::max(count, 0), -1);
+    return;
+  }
+  for (int i = 0; i < count; i += PackedMlp::kColumns) {
+    impl_->DecideColumns(
+        count - i, [&](int c) { return requests[i + c]; }, [&](int c) { return rates[i + c]; },
+        [&](int c) { return slow_rates != nullptr ? slow_rates[i + c] : 0.0; }, models + i);
+  }
+}
+
+bool Router::QValues(const RouteRequest& request, double rate_rps, double slow_rate_rps, float* q_values) const {
+  if (!impl_->Valid(request)) return false;
+  impl_->Decide(request, rate_rps, slow_rate_rps, q_values);
+  return true;
+}
 
 int Router::Decide(int task, const int32_t* in_flight, const int32_t* queued, int32_t prompt_tokens) const {
-  return impl_->Decide(task, in_flight, queued, arrival_rate_rps(), prompt_tokens, nullptr);
+  return Decide(Positional(task, in_flight, queued, prompt_tokens));
 }
 
 int Router::DecideWithRate(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps,
                            int32_t prompt_tokens) const {
-  return impl_->Decide(task, in_flight, queued, rate_rps, prompt_tokens, nullptr);
+  return DecideWithRates(Positional(task, in_flight, queued, prompt_tokens), rate_rps, slow_arrival_rate_rps());
 }
 
 int Router::Route(int task, double now_s, const int32_t* in_flight, const int32_t* queued, int32_t prompt_tokens) {
-  const double rate = ObserveArrival(now_s);
-  return impl_->Decide(task, in_flight, queued, rate, prompt_tokens, nullptr);
+  return Route(Positional(task, in_flight, queued, prompt_tokens), now_s);
 }
 
 bool Router::needs_queued() const { return UsesQueued(impl_->metadata.observation.encoding); }
 bool Router::needs_prompt_tokens() const { return UsesPromptTokens(impl_->metadata.observation.encoding); }
+bool Router::needs_gateway_facts() const { return UsesGatewayFacts(impl_->metadata.observation.encoding); }
 
 void Router::DecideBatch(int count, const int32_t* tasks, const int32_t* in_flight, const int32_t* queued,
                          const double* rates, int32_t* models, const int32_t* prompt_tokens) const {
-  if (in_flight == nullptr) {
+  if (in_flight == nullptr || tasks == nullptr || rates == nullptr) {
     std::fill(models, models + std::max(count, 0), -1);
     return;
   }
   const ptrdiff_t m = num_models();
   for (int i = 0; i < count; i += PackedMlp::kColumns) {
-    impl_->DecideColumns(count - i, tasks + i, in_flight + i * m, queued != nullptr ? queued + i * m : nullptr,
-                         rates + i, prompt_tokens != nullptr ? prompt_tokens + i : nullptr, models + i);
+    const auto request_of = [&](int c) {
+      const ptrdiff_t k = i + c;
+      return Positional(tasks[k], in_flight + k * m, queued != nullptr ? queued + k * m : nullptr,
+                        prompt_tokens != nullptr ? prompt_tokens[k] : -1);
+    };
+    impl_->DecideColumns(
+        count - i, request_of, [&](int c) { return rates[i + c]; }, [](int) { return 0.0; }, models + i);
   }
 }
 
 void Router::QValues(int task, const int32_t* in_flight, const int32_t* queued, double rate_rps,
                      float* q_values, int32_t prompt_tokens) const {
-  impl_->Decide(task, in_flight, queued, rate_rps, prompt_tokens, q_values);
+  QValues(Positional(task, in_flight, queued, prompt_tokens), rate_rps, slow_arrival_rate_rps(), q_values);
 }
 
 }  // namespace bestserve

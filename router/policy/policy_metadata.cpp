@@ -80,7 +80,7 @@ std::string DecodePolicyMetadata(const MetadataEntries& entries, PolicyMetadata*
   if (const auto known = ObservationEncodingFromName(encoding)) {
     m.observation.encoding = *known;
   } else {
-    return "unknown observation.encoding '" + encoding + "' (known: paper-v1, extended-v1, request-v1)";
+    return "unknown observation.encoding '" + encoding + "' (known: paper-v1, extended-v1, request-v1, gateway-v1)";
   }
   double value = 0.0;
   if (!ParseDouble(*Find(entries, "observation.in_flight_scale"), &value) || !(value > 0.0)) {

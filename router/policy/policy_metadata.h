@@ -5,7 +5,7 @@
 //
 //   | key                           | value                                              |
 //   |-------------------------------|----------------------------------------------------|
-//   | observation.encoding          | paper-v1 | extended-v1 | request-v1 (also the file's encoding) |
+//   | observation.encoding          | paper-v1 | extended-v1 | request-v1 | gateway-v1 (also the file's encoding) |
 //   | observation.in_flight_scale   | float, shortest round-trip text                    |
 //   | observation.rate_scale_rps    | float                                              |
 //   | tasks                         | task names, comma-separated, in task-index order   |

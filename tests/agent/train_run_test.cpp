@@ -126,7 +126,7 @@ TEST_CASE("bad training configs are refused with the key and the expectation", "
   };
   CHECK_THAT(error_of("speed: 3\n"), Catch::Contains("unknown key 'speed'"));
   CHECK_THAT(error_of("observation: {encoding: paper-v9}\n"),
-             Catch::Contains("expected paper-v1, extended-v1 or request-v1, got 'paper-v9'"));
+             Catch::Contains("expected paper-v1, extended-v1, request-v1 or gateway-v1, got 'paper-v9'"));
   CHECK_THAT(error_of("set:\n  cluster.gpu_groups[0].count: -1\n"), Catch::Contains("expected an integer in [1, 4096], got -1"));
   const std::string bad_lr = [&] {
     const fs::path p = dir / "lr.yaml";

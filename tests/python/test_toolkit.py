@@ -151,3 +151,37 @@ def test_a_saved_policy_is_what_router_load_and_simulate_use(tmp_path):
         bestserve.Router.load(str(tmp_path / "missing.bsp"))
     with pytest.raises(ValueError, match="outputs"):
         bestserve.save_policy(tmp_path / "x.bsw", layers[:1])
+
+
+def test_a_gateway_v1_policy_routes_from_python_as_the_simulator_does(tmp_path):
+    env = bestserve.RoutingEnv(seed=2, episode_requests=50, observation={"encoding": "gateway-v1"})
+    assert env.observation_size == 4 + 3 * 3 + 6
+    rng = np.random.default_rng(5)
+    layers = [(rng.normal(size=(16, env.observation_size)).astype(np.float32), rng.normal(size=16).astype(np.float32)),
+              (rng.normal(size=(3, 16)).astype(np.float32), rng.normal(size=3).astype(np.float32))]
+    path = tmp_path / "gateway.bsw"
+    env.save_policy(path, layers)
+    router = bestserve.Router.load(str(path))
+    assert router.observation_encoding == "gateway-v1"
+    assert router.needs_gateway_facts
+    facts = dict(queued=[0, 1, 2], prompt_tokens=300, in_flight_prompt_tokens=[100, 2000, 40000],
+                 deadline_base_s=0.0, deadline_per_token_s=0.04)
+    model = router.route("piqa", 1.0, [1, 2, 3], **facts)
+    assert model in (0, 1, 2)
+    assert router.slow_arrival_rate_rps == 0.0  # one arrival: nothing earlier to count
+    router.route("piqa", 2.0, [1, 2, 3], **facts)
+    assert router.slow_arrival_rate_rps == pytest.approx(np.log(2) / 30 * 2 ** (-1 / 30))
+    with pytest.raises(ValueError, match="in_flight_prompt_tokens"):
+        router.route("piqa", 3.0, [1, 2, 3], queued=[0, 0, 0], prompt_tokens=10, deadline_base_s=0.0,
+                     deadline_per_token_s=0.04)
+    with pytest.raises(ValueError, match="deadline"):
+        router.route("piqa", 3.0, [1, 2, 3], queued=[0, 0, 0], prompt_tokens=10, in_flight_prompt_tokens=[0, 0, 0])
+    with pytest.raises(ValueError, match="3 entries"):
+        router.route("piqa", 3.0, [1, 2, 3], **{**facts, "in_flight_prompt_tokens": [1, 2]})
+    # The file in the simulator equals a Python callable running the same network on the
+    # gateway-v1 observation the simulator hands it.
+    file_run = bestserve.simulate(router=str(path), rate=6, duration=30)
+    python_run = bestserve.simulate(router=lambda v: int(np.argmax(forward(layers, v.observation))), rate=6,
+                                    duration=30, observation="gateway-v1")
+    agree = np.mean(columns(file_run.requests)["model"] == columns(python_run.requests)["model"])
+    assert agree == 1.0

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "router/export/export.h"
 #include "router/policy/mlp.h"
 #include "router/policy/policy_io.h"
 #include "router/lib/c_api.h"
@@ -41,6 +42,34 @@ struct RandomState {
   std::vector<int32_t> queued;
   double rate;
   int32_t prompt_tokens = 0;
+  // gateway-v1's facts
+  std::vector<int64_t> in_flight_prompt_tokens;
+  double slow_rate = 0.0;
+  int32_t max_tokens = 0;
+  double deadline_base_s = 0.0;
+  double deadline_per_token_s = 0.0;
+
+  RouteRequest Request() const {
+    RouteRequest r;
+    r.task = task;
+    r.in_flight = in_flight.data();
+    r.queued = queued.data();
+    r.prompt_tokens = prompt_tokens;
+    r.in_flight_prompt_tokens = in_flight_prompt_tokens.data();
+    r.max_tokens = max_tokens;
+    r.deadline_base_s = deadline_base_s;
+    r.deadline_per_token_s = deadline_per_token_s;
+    return r;
+  }
+  GatewayState State() const {
+    GatewayState g{task, in_flight.data(), queued.data(), rate, prompt_tokens};
+    g.in_flight_prompt_tokens = in_flight_prompt_tokens.data();
+    g.slow_rate_rps = slow_rate;
+    g.max_tokens = max_tokens;
+    g.deadline_base_s = deadline_base_s;
+    g.deadline_per_token_s = deadline_per_token_s;
+    return g;
+  }
 };
 
 RandomState Draw(Rng& rng) {
@@ -54,6 +83,14 @@ RandomState Draw(Rng& rng) {
     s.in_flight.push_back(queued + static_cast<int32_t>(rng.UniformIndex(rng.Bernoulli(0.8) ? 8 : 200)));
   }
   s.rate = rng.Bernoulli(0.5) ? rng.Uniform(0.0, 3.0) : rng.Uniform(0.0, 60.0);
+  for (int m = 0; m < 3; ++m) {
+    s.in_flight_prompt_tokens.push_back(s.in_flight[static_cast<size_t>(m)] *
+                                        static_cast<int64_t>(std::exp(rng.Uniform(0.0, std::log(3000.0)))));
+  }
+  s.slow_rate = rng.Uniform(0.0, 30.0);
+  s.max_tokens = rng.Bernoulli(0.5) ? 0 : static_cast<int32_t>(rng.UniformIndex(1024)) + 1;
+  s.deadline_base_s = rng.Bernoulli(0.7) ? 0.0 : rng.Uniform(0.1, 20.0);
+  s.deadline_per_token_s = rng.Bernoulli(0.3) ? 0.0 : rng.Uniform(0.01, 0.2);
   return s;
 }
 
@@ -65,7 +102,8 @@ std::string TempPath(const std::string& name) {
 
 TEST_CASE("router decisions equal the trainer's greedy decisions on 100,000 random observations",
           "[router]") {
-  for (auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1, ObservationEncoding::kRequestV1}) {
+  for (auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1, ObservationEncoding::kRequestV1,
+                        ObservationEncoding::kGatewayV1}) {
     INFO("encoding " << ToString(encoding));
     const PolicyWeights w = testing::RandomRoutingPolicy(1, {256}, encoding);
     const auto router = Router::FromBytes(EncodePolicyWeights(w), "random policy");
@@ -80,14 +118,15 @@ TEST_CASE("router decisions equal the trainer's greedy decisions on 100,000 rand
     std::vector<int> chosen(3, 0);
     for (int i = 0; i < 100000; ++i) {
       const RandomState s = Draw(rng);
-      EncodeObservation(metadata.observation,
-                        GatewayState{s.task, s.in_flight.data(), s.queued.data(), s.rate, s.prompt_tokens},
-                        observation.data());
+      EncodeObservation(metadata.observation, s.State(), observation.data());
       const int expected = trainer.Act(observation);
-      const int got = router->DecideWithRate(s.task, s.in_flight.data(), s.queued.data(), s.rate, s.prompt_tokens);
+      const int got = router->DecideWithRates(s.Request(), s.rate, s.slow_rate);
+      if (encoding != ObservationEncoding::kGatewayV1) {  // the positional form, where it applies
+        REQUIRE(router->DecideWithRate(s.task, s.in_flight.data(), s.queued.data(), s.rate, s.prompt_tokens) == got);
+      }
       // Not just the argmax: the Q-values themselves are the same bits.
       trainer.QValues(observation.data(), q_trainer.data(), scratch.data());
-      router->QValues(s.task, s.in_flight.data(), s.queued.data(), s.rate, q_router.data(), s.prompt_tokens);
+      REQUIRE(router->QValues(s.Request(), s.rate, s.slow_rate, q_router.data()));
       q_differences += !SameBits(q_trainer.data(), q_router.data(), 3) ? 1 : 0;
       disagreements += expected != got ? 1 : 0;
       ++chosen[static_cast<size_t>(got)];
@@ -107,7 +146,7 @@ TEST_CASE("the packed kernels give the trainer's Q-value bits for other shapes, 
   // last-two-layers pass of the single decision.
   for (const std::vector<int>& hidden : {std::vector<int>{256, 256}, std::vector<int>{37}, std::vector<int>{20, 9},
                                          std::vector<int>{48}, std::vector<int>{9, 16}, std::vector<int>{32, 256}}) {
-    for (auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1}) {
+    for (auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1, ObservationEncoding::kGatewayV1}) {
       const PolicyWeights w = testing::RandomRoutingPolicy(3, hidden, encoding);
       const auto router = Router::FromBytes(EncodePolicyWeights(w), "random policy");
       const MlpPolicy trainer(w.shape, w.parameters);
@@ -118,7 +157,8 @@ TEST_CASE("the packed kernels give the trainer's Q-value bits for other shapes, 
       // 1,003 decisions: 62 full batch blocks and a tail; every 50th task is invalid.
       const int count = 1003;
       std::vector<int32_t> tasks, in_flight, queued;
-      std::vector<double> rates;
+      std::vector<double> rates, slow_rates;
+      std::vector<RandomState> states;
       std::vector<int> expected;
       std::vector<float> observation(static_cast<size_t>(metadata.observation.size()));
       std::vector<float> q_trainer(3), q_router(3), scratch(trainer.scratch_size());
@@ -130,24 +170,37 @@ TEST_CASE("the packed kernels give the trainer's Q-value bits for other shapes, 
         in_flight.insert(in_flight.end(), s.in_flight.begin(), s.in_flight.end());
         queued.insert(queued.end(), s.queued.begin(), s.queued.end());
         rates.push_back(s.rate);
+        slow_rates.push_back(s.slow_rate);
+        states.push_back(s);
+        states.back().task = tasks.back();
         if (invalid) {
           expected.push_back(-1);
           continue;
         }
-        EncodeObservation(metadata.observation, GatewayState{s.task, s.in_flight.data(), s.queued.data(), s.rate},
-                          observation.data());
+        EncodeObservation(metadata.observation, s.State(), observation.data());
         expected.push_back(trainer.Act(observation));
         trainer.QValues(observation.data(), q_trainer.data(), scratch.data());
-        router->QValues(s.task, s.in_flight.data(), s.queued.data(), s.rate, q_router.data());
+        REQUIRE(router->QValues(s.Request(), s.rate, s.slow_rate, q_router.data()));
         q_differences += !SameBits(q_trainer.data(), q_router.data(), 3) ? 1 : 0;
       }
       CHECK(q_differences == 0);
+      std::vector<RouteRequest> requests;
+      for (const RandomState& s : states) requests.push_back(s.Request());
       for (const int size : {1, 15, 16, 17, count}) {
         INFO("batch of " << size);
         std::vector<int32_t> got(static_cast<size_t>(size), -2);
-        router->DecideBatch(size, tasks.data(), in_flight.data(), queued.data(), rates.data(), got.data());
-        CHECK(std::vector<int>(got.begin(), got.end()) ==
+        std::vector<int32_t> got_requests(static_cast<size_t>(size), -2);
+        router->DecideBatch(size, requests.data(), rates.data(), slow_rates.data(), got_requests.data());
+        CHECK(std::vector<int>(got_requests.begin(), got_requests.end()) ==
               std::vector<int>(expected.begin(), expected.begin() + size));
+        router->DecideBatch(size, tasks.data(), in_flight.data(), queued.data(), rates.data(), got.data());
+        if (encoding == ObservationEncoding::kGatewayV1) {
+          // The positional batch carries none of gateway-v1's facts: every decision refused.
+          CHECK(std::count(got.begin(), got.end(), -1) == size);
+        } else {
+          CHECK(std::vector<int>(got.begin(), got.end()) ==
+                std::vector<int>(expected.begin(), expected.begin() + size));
+        }
       }
       CHECK(std::count(expected.begin(), expected.end(), -1) == 20);
     }
@@ -212,38 +265,58 @@ TEST_CASE("routers see the per-token deadline in force at each arrival under a d
 
 TEST_CASE("router decisions equal the simulator's policy router on every decision of a recorded run",
           "[router]") {
-  const std::string file = TempPath("recorded.bsw");
-  SavePolicyWeights(file, testing::RandomRoutingPolicy(3));
-  ScenarioOverrides o;
-  o.rate_rps = 12.0;
-  o.duration_s = 120.0;
-  o.router = "policy:" + file;
-  const Scenario scenario = LoadScenario("", o);
-  auto policy = MakeScenarioRouter(scenario);
-  auto sim = MakeSimulator(scenario);
-  sim->Reset(MakeScenarioWorkload(scenario));
-  auto router = Router::Load(file);
-  int64_t decisions = 0;
-  int64_t mismatches = 0;
-  std::vector<int32_t> in_flight(3), queued(3);
-  while (sim->AdvanceToNextArrival()) {
-    const RouterView& view = sim->view();
-    for (int m = 0; m < 3; ++m) {
-      in_flight[static_cast<size_t>(m)] = view.models[static_cast<size_t>(m)].in_flight;
-      queued[static_cast<size_t>(m)] = view.models[static_cast<size_t>(m)].waiting;
+  // paper-v1 (the paper's state) and gateway-v1 (everything a gateway knows: queued counts,
+  // prompt tokens in flight, the slow rate, the deadline), each on a recorded run.
+  for (const auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kGatewayV1}) {
+    INFO("encoding " << ToString(encoding));
+    const std::string file = TempPath("recorded.bsw");
+    SavePolicyWeights(file, testing::RandomRoutingPolicy(3, {256}, encoding));
+    ScenarioOverrides o;
+    o.rate_rps = 12.0;
+    o.duration_s = 120.0;
+    o.router = "policy:" + file;
+    const Scenario scenario = LoadScenario("", o);
+    auto policy = MakeScenarioRouter(scenario);
+    auto sim = MakeSimulator(scenario);
+    sim->Reset(MakeScenarioWorkload(scenario));
+    auto router = Router::Load(file);
+    int64_t decisions = 0;
+    int64_t mismatches = 0;
+    int64_t max_tokens_in_flight = 0;
+    std::vector<int32_t> in_flight(3), queued(3);
+    std::vector<int64_t> prompt_tokens(3);
+    while (sim->AdvanceToNextArrival()) {
+      const RouterView& view = sim->view();
+      for (size_t m = 0; m < 3; ++m) {
+        in_flight[m] = view.models[m].in_flight;
+        queued[m] = view.models[m].waiting;
+        prompt_tokens[m] = view.models[m].in_flight_prompt_tokens;
+        max_tokens_in_flight = std::max(max_tokens_in_flight, prompt_tokens[m]);
+      }
+      const ModelId in_process = policy->Route(view);
+      RouteRequest request;
+      request.task = view.task;
+      request.in_flight = in_flight.data();
+      request.queued = queued.data();
+      request.prompt_tokens = view.prompt_tokens;
+      request.in_flight_prompt_tokens = prompt_tokens.data();
+      request.max_tokens = view.max_tokens;
+      request.deadline_base_s = view.deadline_base_s;
+      request.deadline_per_token_s = view.deadline_per_token_s;
+      // The gateway's own rate estimates from the arrival clock must equal the simulator's.
+      const int deployed = router->Route(request, view.now_s);
+      REQUIRE(router->arrival_rate_rps() == view.arrival_rate_rps);
+      REQUIRE(router->slow_arrival_rate_rps() == view.slow_arrival_rate_rps);
+      mismatches += in_process != deployed ? 1 : 0;
+      ++decisions;
+      sim->Dispatch(in_process);
     }
-    const ModelId in_process = policy->Route(view);
-    // The gateway's own rate estimate from the arrival clock must equal the simulator's.
-    const int deployed = router->Route(view.task, view.now_s, in_flight.data(), queued.data());
-    REQUIRE(router->arrival_rate_rps() == view.arrival_rate_rps);
-    mismatches += in_process != deployed ? 1 : 0;
-    ++decisions;
-    sim->Dispatch(in_process);
+    sim->Drain();
+    CHECK(decisions > 1000);
+    CHECK(mismatches == 0);
+    CHECK(max_tokens_in_flight > 0);  // the run had prompt tokens in flight to encode
+    std::filesystem::remove(file);
   }
-  sim->Drain();
-  CHECK(decisions > 1000);
-  CHECK(mismatches == 0);
-  std::filesystem::remove(file);
 }
 
 TEST_CASE("corrupt, truncated, wrong-version and mismatched files are refused with a clear error",
@@ -327,8 +400,78 @@ TEST_CASE("the C API agrees with the C++ API", "[router][c-api]") {
   CHECK(bs_router_decide_prompt(c, s.task, 100, s.in_flight.data(), nullptr) == -1);
   CHECK(bs_router_decide_prompt(c, s.task, -1, s.in_flight.data(), s.queued.data()) == -1);
   CHECK(bs_router_decide_prompt(c, s.task, 100, s.in_flight.data(), s.queued.data()) >= 0);
+  CHECK(bs_router_needs_gateway_facts(c) == 0);
   bs_router_free(c);
   std::filesystem::remove(file);
+
+  // A gateway-v1 policy: the request-struct calls agree with C++; the positional calls, which
+  // carry none of its facts, and a request missing one are refused.
+  SavePolicyWeights(file, testing::RandomRoutingPolicy(7, {64}, ObservationEncoding::kGatewayV1));
+  c = bs_router_load(file.c_str(), error, sizeof(error));
+  REQUIRE(c != nullptr);
+  cpp = Router::Load(file);
+  CHECK(bs_router_needs_gateway_facts(c) == 1);
+  CHECK(cpp->needs_gateway_facts());
+  std::fill(chosen.begin(), chosen.end(), 0);
+  for (int i = 0; i < 20000; ++i) {
+    const RandomState g = Draw(rng);
+    t += rng.Exponential(5.0);
+    bs_route_request request;
+    bs_route_request_init(&request);
+    request.task = g.task;
+    request.in_flight = g.in_flight.data();
+    request.queued = g.queued.data();
+    request.prompt_tokens = g.prompt_tokens;
+    request.in_flight_prompt_tokens = g.in_flight_prompt_tokens.data();
+    request.max_tokens = g.max_tokens;
+    request.deadline_base_s = g.deadline_base_s;
+    request.deadline_per_token_s = g.deadline_per_token_s;
+    const int got = bs_router_route_request(c, &request, t);
+    REQUIRE(got == cpp->Route(g.Request(), t));
+    REQUIRE(bs_router_decide_request(c, &request) == cpp->Decide(g.Request()));
+    ++chosen[static_cast<size_t>(got)];
+  }
+  CHECK(std::count_if(chosen.begin(), chosen.end(), [](int n) { return n > 500; }) >= 2);
+  const RandomState g = Draw(rng);
+  CHECK(bs_router_decide_prompt(c, g.task, 100, g.in_flight.data(), g.queued.data()) == -1);
+  bs_route_request missing;
+  bs_route_request_init(&missing);
+  CHECK(missing.task == -1);
+  CHECK(missing.deadline_base_s == -1.0);
+  missing.task = g.task;
+  missing.in_flight = g.in_flight.data();
+  missing.queued = g.queued.data();
+  missing.prompt_tokens = 100;
+  missing.in_flight_prompt_tokens = g.in_flight_prompt_tokens.data();
+  CHECK(bs_router_decide_request(c, &missing) == -1);  // no deadline
+  missing.deadline_base_s = 0.0;
+  missing.deadline_per_token_s = 0.04;
+  CHECK(bs_router_decide_request(c, &missing) >= 0);
+  missing.in_flight_prompt_tokens = nullptr;
+  CHECK(bs_router_decide_request(c, &missing) == -1);
+  CHECK(bs_router_decide_request(c, nullptr) == -1);
+  bs_router_free(c);
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("export checks and writes a policy of every observation encoding", "[router][export]") {
+  // The export check decides through the router library with every input an encoding reads;
+  // request-v1 and gateway-v1 policies must pass it (a check that omits the prompt length
+  // would refuse every request-v1 policy).
+  for (const auto encoding : {ObservationEncoding::kPaperV1, ObservationEncoding::kExtendedV1,
+                              ObservationEncoding::kRequestV1, ObservationEncoding::kGatewayV1}) {
+    INFO("encoding " << ToString(encoding));
+    const std::string source = TempPath("export_source.bsw");
+    const std::string out = TempPath("export_out.bsp");
+    SavePolicyWeights(source, testing::RandomRoutingPolicy(11, {32}, encoding));
+    const ExportResult result = ExportPolicy(source, out, "", {}, "test");
+    CHECK(result.policy_file == out);
+    const auto router = Router::Load(out);
+    CHECK(router->observation_encoding() == ToString(encoding));
+    CHECK(router->needs_gateway_facts() == (encoding == ObservationEncoding::kGatewayV1));
+    std::filesystem::remove(source);
+    std::filesystem::remove(out);
+  }
 }
 
 TEST_CASE("many threads deciding at once get the single-threaded answers", "[router][threads]") {

@@ -328,6 +328,44 @@ TEST_CASE("an exported request-v1 policy routes on the prompt's length through t
   std::filesystem::remove(policy);
 }
 
+TEST_CASE("a gateway-v1 policy routes on the client's max_tokens and deadline through the gateway", "[serve][gateway]") {
+  // A linear policy by hand: Q(opt-6.7b) = 1 - 2 x max_tokens feature - 2 x base deadline
+  // feature, Q(opt-125m) = 0, Q(opt-1.3b) = -1. max_tokens 2: feature log(3) / log(2049) = 0.14
+  // (-> opt-6.7b); max_tokens 100: 0.61 (-> opt-125m); a client deadline of 10 s: base feature
+  // about 1 (-> opt-125m whatever max_tokens).
+  PolicyWeights w = testing::RandomRoutingPolicy(1, {}, ObservationEncoding::kGatewayV1);
+  REQUIRE(w.shape.num_layers() == 1);
+  std::fill(w.parameters.begin(), w.parameters.end(), 0.0f);
+  const size_t inputs = static_cast<size_t>(w.shape.input_size);
+  REQUIRE(inputs == 4 + 3 * 3 + 6);
+  const size_t max_tokens_feature = inputs - 3;
+  const size_t deadline_base_feature = inputs - 2;
+  w.parameters[w.shape.WeightOffset(0) + 2 * inputs + max_tokens_feature] = -2.0f;
+  w.parameters[w.shape.WeightOffset(0) + 2 * inputs + deadline_base_feature] = -2.0f;
+  w.parameters[w.shape.BiasOffset(0) + 2] = 1.0f;
+  w.parameters[w.shape.BiasOffset(0) + 1] = -1.0f;
+  const std::string policy = (std::filesystem::temp_directory_path() / "bestserve_serve_gateway_v1.bsp").string();
+  SavePolicyWeights(policy, w);
+  Loop loop;
+  Box box(loop, "", [&](GatewayConfig& c) {
+    c.router_spec.clear();
+    c.policy_path = policy;
+  });
+  for (int round = 0; round < 2; ++round) {
+    const Reply small = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":[5,6,7],"max_tokens":2})"));
+    REQUIRE(small.status == 200);
+    CHECK(small.model_header == "opt-6.7b");
+    const Reply large = loop.Run(Post(box.port, "/v1/completions", R"({"model":"opt","prompt":[5,6,7],"max_tokens":100})"));
+    REQUIRE(large.status == 200);
+    CHECK(large.model_header == "opt-125m");
+    const Reply relaxed = loop.Run(
+        Post(box.port, "/v1/completions", R"({"model":"opt","prompt":[5,6,7],"max_tokens":2,"deadline_ms":10000})"));
+    REQUIRE(relaxed.status == 200);
+    CHECK(relaxed.model_header == "opt-125m");
+  }
+  std::filesystem::remove(policy);
+}
+
 TEST_CASE("bad requests get OpenAI-style errors and the gateway keeps serving", "[serve][gateway][bad-input]") {
   Loop loop;
   Box box(loop, "static:opt-125m");

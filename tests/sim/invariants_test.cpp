@@ -95,14 +95,36 @@ TEST_CASE("random configurations keep every serving invariant", "[sim][invariant
     const Workload workload = RandomBurstyWorkload(rng, 1500);
     sim.Reset(workload);
     Rng routing(static_cast<uint64_t>(trial));
+    std::vector<std::vector<int64_t>> prompt_tokens_seen;  // per decision, per model
+    std::vector<double> slow_rates_seen;
     while (sim.AdvanceToNextArrival()) {
       // The view is consistent with itself.
       const RouterView& view = sim.view();
       for (const auto& load : view.models) REQUIRE(load.in_flight == load.running + load.waiting);
+      auto& tokens = prompt_tokens_seen.emplace_back();
+      for (const auto& load : view.models) tokens.push_back(load.in_flight_prompt_tokens);
+      slow_rates_seen.push_back(view.slow_arrival_rate_rps);
       sim.Dispatch(static_cast<ModelId>(routing.UniformIndex(3)));
     }
     sim.Drain();
     INFO("trial " << trial);
+
+    // The prompt tokens in flight a router saw are those of the earlier requests dispatched to
+    // the model, not rejected, and not finished by the arrival (completions at the arrival's
+    // time come first); the slow rate is a decayed count of the arrivals.
+    DecayedCountRate slow(kSlowRateHalfLifeS);
+    for (size_t i = 0; i < prompt_tokens_seen.size(); ++i) {
+      const double now = sim.records()[i].request.arrival_s;
+      std::vector<int64_t> expected(3, 0);
+      for (size_t j = 0; j < i; ++j) {
+        const RequestRecord& earlier = sim.records()[j];
+        if (earlier.reject == RejectReason::kNone && earlier.completion_s > now) {
+          expected[static_cast<size_t>(earlier.model)] += earlier.request.prompt_tokens;
+        }
+      }
+      REQUIRE(prompt_tokens_seen[i] == expected);
+      REQUIRE(slow_rates_seen[i] == slow.Observe(now));
+    }
 
     // Each request finished exactly once.
     const auto& order = sim.finish_order();

@@ -90,3 +90,47 @@ TEST_CASE("bad mixtures are refused naming the key", "[workloads][mixture][error
 
 }  // namespace
 }  // namespace bestserve
+
+namespace bestserve {
+
+TEST_CASE("a component's max_tokens_hint: a fraction of clients send the output length or the next power of two",
+          "[workloads][mixture]") {
+  const TaskTable tasks = testing::TestTasks();
+  const auto generate = [&](const std::string& hint, uint64_t seed) {
+    const std::string yaml = "{kind: mixture, components: [{workload: {kind: poisson, rate_rps: 50, duration_s: 60}, "
+                              "output_tokens: {kind: uniform, min: 1, max: 3000}, max_tokens_hint: " + hint + "}]}";
+    return MakeWorkloadGenerator(testing::Yaml(yaml.c_str()), ".")->Generate({&tasks, seed});
+  };
+  const Workload exact = generate("{rule: exact}", 3);
+  REQUIRE(exact.size() > 2000);
+  for (const Request& r : exact) REQUIRE(r.max_tokens == r.output_tokens);
+  const Workload capped = generate("{rule: next_power_of_two, fraction: 0.3}", 3);
+  REQUIRE(capped.size() == exact.size());
+  int64_t sent = 0;
+  for (const Request& r : capped) {
+    if (r.max_tokens == 0) continue;
+    ++sent;
+    // The smallest power of two at or above the output length.
+    REQUIRE(r.max_tokens >= r.output_tokens);
+    REQUIRE((r.max_tokens & (r.max_tokens - 1)) == 0);
+    REQUIRE((r.max_tokens == 1 || r.max_tokens / 2 < r.output_tokens));
+  }
+  // Binomial(n, 0.3): five standard deviations either side.
+  const double n = static_cast<double>(capped.size());
+  CHECK(std::abs(static_cast<double>(sent) - 0.3 * n) < 5 * std::sqrt(n * 0.3 * 0.7));
+  // The hints' own stream: arrivals and lengths are the same with or without them.
+  const Workload none = MakeWorkloadGenerator(
+      testing::Yaml("{kind: mixture, components: [{workload: {kind: poisson, rate_rps: 50, duration_s: 60}, "
+                    "output_tokens: {kind: uniform, min: 1, max: 3000}}]}"), ".")->Generate({&tasks, 3});
+  REQUIRE(none.size() == capped.size());
+  for (size_t i = 0; i < none.size(); ++i) {
+    REQUIRE(none[i].arrival_s == capped[i].arrival_s);
+    REQUIRE(none[i].output_tokens == capped[i].output_tokens);
+    REQUIRE(none[i].max_tokens == 0);
+  }
+  CHECK_THROWS_WITH(generate("{rule: guess}", 1), Catch::Contains("expected exact or next_power_of_two, got 'guess'"));
+  CHECK_THROWS_WITH(generate("{rule: exact, fraction: 1.5}", 1), Catch::Contains("expected a fraction in [0, 1]"));
+  CHECK_THROWS_WITH(generate("{rule: exact, share: 1}", 1), Catch::Contains("share"));
+}
+
+}  // namespace bestserve
