@@ -291,20 +291,32 @@ TEST_CASE("the gateway routes, rewrites the model field and names its choice", "
   CHECK(backends_seen == 6);
 }
 
+// A one-layer policy by hand for the paper's three models: Q(opt-125m) = 0, Q(opt-1.3b) = -1,
+// Q(opt-6.7b) = 1 + sum of weight x feature over `weights` (feature index from the end when
+// negative: -1 is the last). Returns the file it wrote (temp folder, `name`).
+std::string SaveLinearPolicy(ObservationEncoding encoding, const std::string& name,
+                             const std::vector<std::pair<int, float>>& weights) {
+  PolicyWeights w = testing::RandomRoutingPolicy(1, {}, encoding);
+  REQUIRE(w.shape.num_layers() == 1);
+  std::fill(w.parameters.begin(), w.parameters.end(), 0.0f);
+  const int inputs = w.shape.input_size;
+  for (const auto& [feature, weight] : weights) {
+    const int index = feature < 0 ? inputs + feature : feature;
+    w.parameters[w.shape.WeightOffset(0) + static_cast<size_t>(2 * inputs + index)] = weight;
+  }
+  w.parameters[w.shape.BiasOffset(0) + 2] = 1.0f;
+  w.parameters[w.shape.BiasOffset(0) + 1] = -1.0f;
+  const std::string path = (std::filesystem::temp_directory_path() / ("bestserve_serve_" + name + ".bsp")).string();
+  SavePolicyWeights(path, w);
+  return path;
+}
+
 TEST_CASE("an exported request-v1 policy routes on the prompt's length through the gateway", "[serve][gateway]") {
   // A linear policy by hand: Q(opt-6.7b) = 1 - 2 x prompt feature, Q(opt-125m) = 0, Q(opt-1.3b)
   // = -1. The feature log1p(tokens) / log1p(2048) is 0.18 for a 3-token prompt (-> opt-6.7b)
   // and 0.75 for 300 tokens (-> opt-125m). Before the gateway passed queued counts and the
   // prompt length, every request to such a policy (or to an extended-v1 one) failed with 503.
-  PolicyWeights w = testing::RandomRoutingPolicy(1, {}, ObservationEncoding::kRequestV1);
-  REQUIRE(w.shape.num_layers() == 1);
-  std::fill(w.parameters.begin(), w.parameters.end(), 0.0f);
-  const size_t inputs = static_cast<size_t>(w.shape.input_size);
-  w.parameters[w.shape.WeightOffset(0) + 2 * inputs + (inputs - 1)] = -2.0f;
-  w.parameters[w.shape.BiasOffset(0) + 2] = 1.0f;
-  w.parameters[w.shape.BiasOffset(0) + 1] = -1.0f;
-  const std::string policy = (std::filesystem::temp_directory_path() / "bestserve_serve_request_v1.bsp").string();
-  SavePolicyWeights(policy, w);
+  const std::string policy = SaveLinearPolicy(ObservationEncoding::kRequestV1, "request_v1", {{-1, -2.0f}});
   Loop loop;
   Box box(loop, "", [&](GatewayConfig& c) {
     c.router_spec.clear();
@@ -333,19 +345,9 @@ TEST_CASE("a gateway-v1 policy routes on the client's max_tokens and deadline th
   // feature, Q(opt-125m) = 0, Q(opt-1.3b) = -1. max_tokens 2: feature log(3) / log(2049) = 0.14
   // (-> opt-6.7b); max_tokens 100: 0.61 (-> opt-125m); a client deadline of 10 s: base feature
   // about 1 (-> opt-125m whatever max_tokens).
-  PolicyWeights w = testing::RandomRoutingPolicy(1, {}, ObservationEncoding::kGatewayV1);
-  REQUIRE(w.shape.num_layers() == 1);
-  std::fill(w.parameters.begin(), w.parameters.end(), 0.0f);
-  const size_t inputs = static_cast<size_t>(w.shape.input_size);
-  REQUIRE(inputs == 4 + 3 * 3 + 6);
-  const size_t max_tokens_feature = inputs - 3;
-  const size_t deadline_base_feature = inputs - 2;
-  w.parameters[w.shape.WeightOffset(0) + 2 * inputs + max_tokens_feature] = -2.0f;
-  w.parameters[w.shape.WeightOffset(0) + 2 * inputs + deadline_base_feature] = -2.0f;
-  w.parameters[w.shape.BiasOffset(0) + 2] = 1.0f;
-  w.parameters[w.shape.BiasOffset(0) + 1] = -1.0f;
-  const std::string policy = (std::filesystem::temp_directory_path() / "bestserve_serve_gateway_v1.bsp").string();
-  SavePolicyWeights(policy, w);
+  REQUIRE(ObservationSpec{ObservationEncoding::kGatewayV1, 4, 3}.size() == 4 + 3 * 3 + 6);
+  // The last four features: slow rate, max_tokens, base deadline, per-token deadline.
+  const std::string policy = SaveLinearPolicy(ObservationEncoding::kGatewayV1, "gateway_v1", {{-3, -2.0f}, {-2, -2.0f}});
   Loop loop;
   Box box(loop, "", [&](GatewayConfig& c) {
     c.router_spec.clear();
