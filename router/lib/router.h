@@ -69,7 +69,7 @@ class Router {
   // The estimator the policy was trained with: "last_k(k=5)", "ewma(half_life_s=1)", "true".
   const std::string& rate_estimator() const;
   // What a decision needs besides the task and in-flight counts: the per-model queued counts
-  // (extended-v1, request-v1) and this request's prompt length in tokens (request-v1).
+  // (extended-v1 and later) and this request's prompt length in tokens (request-v1 and later).
   bool needs_queued() const;
   bool needs_prompt_tokens() const;
   // gateway-v1: in_flight_prompt_tokens, max_tokens and the deadline of RouteRequest; those
