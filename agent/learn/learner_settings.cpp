@@ -66,6 +66,9 @@ const std::vector<SettingHelp>& LearnerSettingsHelp() {
       {"progress_every_iterations", "iterations between progress reports"},
       {"curve_every_iterations", "iterations between training-curve rows"},
       {"reward_window", "completed transitions averaged for the recent mean reward"},
+      {"average_from_fraction",
+       "average the online network (at each target copy) from this fraction of iterations on; "
+       "1: no averaging"},
   };
   return kHelp;
 }
@@ -133,6 +136,9 @@ std::string LearnerSettings::Problem() const {
     return fmt::format("curve_every_iterations must be > 0, got {}", curve_every_iterations);
   }
   if (reward_window <= 0) return fmt::format("reward_window must be > 0, got {}", reward_window);
+  if (!(average_from_fraction >= 0.0 && average_from_fraction <= 1.0)) {
+    return fmt::format("average_from_fraction must be in [0, 1], got {}", average_from_fraction);
+  }
   return "";
 }
 
@@ -189,6 +195,7 @@ LearnerSettings ParseLearnerSettings(const ConfigNode& section) {
   s.curve_every_iterations =
       section.GetPositiveInt("curve_every_iterations", s.curve_every_iterations);
   s.reward_window = section.GetPositiveInt("reward_window", s.reward_window);
+  s.average_from_fraction = Probability(section, "average_from_fraction", s.average_from_fraction);
 
   // Checks across fields quote both values and point at the section.
   const std::string problem = s.Problem();
@@ -226,6 +233,7 @@ std::string LearnerSettingsToYaml(const LearnerSettings& s) {
   out += fmt::format("progress_every_iterations: {}\n", s.progress_every_iterations);
   out += fmt::format("curve_every_iterations: {}\n", s.curve_every_iterations);
   out += fmt::format("reward_window: {}\n", s.reward_window);
+  if (s.averages_weights()) out += fmt::format("average_from_fraction: {}\n", s.average_from_fraction);
   return out;
 }
 

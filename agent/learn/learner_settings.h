@@ -24,6 +24,12 @@
 // | progress_every_iterations   | 10000     | progress-callback period                           |
 // | curve_every_iterations      | 1000      | training-curve row period                          |
 // | reward_window               | 1000      | transitions averaged for the recent mean reward    |
+// | average_from_fraction       | 1.0       | weight averaging from this fraction on (1: none)   |
+//
+// average_from_fraction < 1 turns on weight averaging (SWA: Izmailov et al. 2018; for DQN,
+// Nikishin et al. 2018): from that fraction of the iterations on, the online network is added to
+// a running mean at every target copy, and the run also delivers that mean (average.bsw),
+// evaluated beside the online network. It does not change the training trajectory.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +67,9 @@ struct LearnerSettings {
   int64_t progress_every_iterations = 10'000;
   int64_t curve_every_iterations = 1'000;
   int64_t reward_window = 1'000;
+  double average_from_fraction = 1.0;
+
+  bool averages_weights() const { return average_from_fraction < 1.0; }
 
   // Empty when the settings are usable, else the first problem, quoting the values.
   std::string Problem() const;
@@ -82,6 +91,8 @@ const std::vector<SettingHelp>& LearnerSettingsHelp();
 LearnerSettings ParseLearnerSettings(const ConfigNode& section);
 
 // The fully resolved settings as a YAML map that ParseLearnerSettings reads back unchanged.
+// average_from_fraction appears only when averaging is on, so that the settings of every run
+// without it (run folders, reproduction cache keys, checkpoint fingerprints) read as before.
 std::string LearnerSettingsToYaml(const LearnerSettings& settings);
 
 std::string_view TdLossName(TdLoss loss);

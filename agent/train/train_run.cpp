@@ -73,15 +73,17 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
 
   std::vector<std::string> curve_rows;
   const std::string curve_path = (out / "curve.csv").string();
+  const bool with_average = config.learner.averages_weights();
   auto write_curve = [&] {
-    std::string text = CurveCsvHeader();
+    std::string text = CurveCsvHeader(with_average);
     for (const auto& row : curve_rows) text += row;
     WriteFileAtomically(curve_path, text);
   };
   double best_score = NAN;
+  double average_score = NAN;  // of the latest evaluated weight average
   TrainerHooks hooks;
   hooks.clock_seconds = options.clock;
-  hooks.on_curve_row = [&](const CurveRow& row) { curve_rows.push_back(CurveCsvRow(row)); };
+  hooks.on_curve_row = [&](const CurveRow& row) { curve_rows.push_back(CurveCsvRow(row, with_average)); };
   hooks.evaluate = [&](const PolicySnapshot& snapshot) {
     PolicyRouter router(MlpPolicy(snapshot.shape, snapshot.parameters), spec, "candidate");
     double total = 0.0;
@@ -89,7 +91,9 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
       auto sim = RunSimulation(scenario, w, router);
       total += Summarize(*sim, scenario.tasks, scenario.metrics).mean_reward_fraction;
     }
-    return total / static_cast<double>(validation.size());
+    const double score = total / static_cast<double>(validation.size());
+    if (snapshot.average) average_score = score;
+    return score;
   };
   hooks.before_checkpoint = [&](const std::string&, int64_t) { write_curve(); };
   hooks.on_progress = [&](const TrainingProgress& p) {
@@ -148,6 +152,12 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
     result.final_policy = (out / "final.bsw").string();
     SavePolicyWeights(result.final_policy, WithRoutingMetadata(trainer.CurrentPolicy(), scenario, spec, config.name));
     if (fs::exists(out / "best.bsw")) result.best_policy = (out / "best.bsw").string();
+    if (std::optional<PolicyWeights> average = trainer.AveragePolicyWeights()) {
+      // Evaluated at the last iteration, after its last sample: the score is this average's.
+      if (!std::isnan(average_score)) average->metadata.emplace_back("validation_score", fmt::format("{}", average_score));
+      result.average_policy = (out / "average.bsw").string();
+      SavePolicyWeights(result.average_policy, WithRoutingMetadata(*average, scenario, spec, config.name));
+    }
     JsonWriter j;
     j.BeginObject();
     j.FieldString("name", config.name);
@@ -156,6 +166,10 @@ TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options) 
     j.FieldInt("updates", trainer.updates());
     j.FieldInt("episodes", trainer.episodes());
     j.Field("best_validation_score", result.best_score);
+    if (!result.average_policy.empty()) {
+      j.FieldInt("averaged_networks", trainer.averaged_samples());
+      j.Field("average_validation_score", average_score);
+    }
     j.FieldString("backend", config.learner.backend);
     j.FieldString("network", trainer.shape().ToString());
     j.FieldString("revision", BESTSERVE_GIT_REVISION);

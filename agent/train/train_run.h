@@ -17,7 +17,9 @@
 //
 // Run folder: config.yaml (resolved training config), scenario.yaml (resolved scenario),
 // curve.csv (training curve), checkpoint.bsc (latest checkpoint), best.bsw (best validated
-// policy), final.bsw (the last online network), run.json (seed, revision, timings). Every file
+// policy), final.bsw (the last online network), average.bsw (runs with learner.average_from_fraction
+// < 1: the weight average, scored by validation at the last iteration), run.json (seed, revision,
+// timings). Every file
 // is written atomically. `--resume` continues from checkpoint.bsc and ends with the same final
 // weights as an uninterrupted run.
 #pragma once
@@ -87,6 +89,7 @@ struct TrainResult {
   double best_score = 0.0;
   std::string final_policy;  // paths
   std::string best_policy;
+  std::string average_policy;  // empty unless the run averages weights
 };
 
 TrainResult RunTraining(const TrainConfig& config, const TrainOptions& options);

@@ -61,19 +61,22 @@ double EpsilonAt(const LearnerSettings& settings, int64_t iteration) {
   return settings.epsilon_start + (settings.epsilon_end - settings.epsilon_start) * progress;
 }
 
-std::string CurveCsvHeader() {
-  return "iteration,updates,episodes,transitions,epsilon,mean_loss,mean_q,recent_mean_reward,"
-         "eval_score\n";
+std::string CurveCsvHeader(bool with_average) {
+  return std::string(
+             "iteration,updates,episodes,transitions,epsilon,mean_loss,mean_q,recent_mean_reward,"
+             "eval_score") +
+         (with_average ? ",eval_score_average\n" : "\n");
 }
 
-std::string CurveCsvRow(const CurveRow& row) {
+std::string CurveCsvRow(const CurveRow& row, bool with_average) {
   // Shortest round-trip doubles; NaN as an empty field.
   auto number = [](double value) {
     return std::isnan(value) ? std::string() : fmt::format("{}", value);
   };
-  return fmt::format("{},{},{},{},{},{},{},{},{}\n", row.iteration, row.updates, row.episodes,
+  return fmt::format("{},{},{},{},{},{},{},{},{}{}\n", row.iteration, row.updates, row.episodes,
                      row.transitions, number(row.epsilon), number(row.mean_loss),
-                     number(row.mean_q), number(row.recent_mean_reward), number(row.eval_score));
+                     number(row.mean_q), number(row.recent_mean_reward), number(row.eval_score),
+                     with_average ? "," + number(row.eval_score_average) : std::string());
 }
 
 Trainer::Trainer(const LearnerSettings& settings, uint64_t master_seed, Environment& env,
@@ -201,9 +204,27 @@ void Trainer::RunOneIteration() {
     ++progress_updates_;
     // Crucial step: the target network lags the online one by up to this many updates; that
     // delay is what keeps the bootstrapped targets from chasing their own changes.
-    if (updates_ % settings_.target_update_every_updates == 0) learner_->SyncTarget();
+    if (updates_ % settings_.target_update_every_updates == 0) {
+      learner_->SyncTarget();
+      AddToAverage();
+    }
   }
   ++iteration_;
+}
+
+void Trainer::AddToAverage() {
+  // Sampled at target copies (a cadence the run already has), once this iteration completes
+  // at least average_from_fraction of the run.
+  if (!settings_.averages_weights()) return;
+  const auto start = static_cast<int64_t>(settings_.average_from_fraction *
+                                          static_cast<double>(settings_.iterations));
+  if (iteration_ + 1 < start) return;
+  const std::vector<float> online = learner_->GetState().online;
+  if (average_count_ == 0) average_.assign(online.size(), 0.0f);
+  ++average_count_;
+  // The incremental mean: exact for the first sample, and in float like the parameters.
+  const float inverse_count = 1.0f / static_cast<float>(average_count_);
+  for (size_t i = 0; i < online.size(); ++i) average_[i] += (online[i] - average_[i]) * inverse_count;
 }
 
 void Trainer::Evaluate(CurveRow* row) {
@@ -215,6 +236,9 @@ void Trainer::Evaluate(CurveRow* row) {
     best_ = BestPolicy{iteration_, score, parameters};
     if (hooks_.on_new_best) hooks_.on_new_best(snapshot, score);
   }
+  if (average_count_ > 0) {
+    row->eval_score_average = hooks_.evaluate(PolicySnapshot{iteration_, shape_, average_, true});
+  }
 }
 
 void Trainer::AfterIteration() {
@@ -222,6 +246,7 @@ void Trainer::AfterIteration() {
   auto due = [&](int64_t every) { return every > 0 && (iteration_ % every == 0 || last); };
   CurveRow row;
   row.eval_score = kNaN;
+  row.eval_score_average = kNaN;
   if (hooks_.evaluate && due(settings_.eval_every_iterations)) Evaluate(&row);
   if (due(settings_.curve_every_iterations)) {
     row.iteration = iteration_;
@@ -302,6 +327,13 @@ std::optional<PolicyWeights> Trainer::BestPolicyWeights() const {
                                          {"eval_score", fmt::format("{}", best_->score)}});
 }
 
+std::optional<PolicyWeights> Trainer::AveragePolicyWeights() const {
+  if (average_count_ == 0) return std::nullopt;
+  return MakeWeights(average_, {{"iteration", std::to_string(iteration_)},
+                                {"averaged_networks", std::to_string(average_count_)},
+                                {"average_from_fraction", fmt::format("{}", settings_.average_from_fraction)}});
+}
+
 std::string Trainer::TrajectoryFingerprint() const {
   std::istringstream lines(LearnerSettingsToYaml(settings_));
   std::string out;
@@ -346,6 +378,12 @@ std::string Trainer::EncodeCheckpoint() const {
     out.F64(best_->score);
     out.Floats(best_->parameters);
   }
+  // Only runs that average weights have this section (the fingerprint says which), so every
+  // other checkpoint keeps version 1's bytes.
+  if (settings_.averages_weights()) {
+    out.I64(average_count_);
+    out.Floats(average_);
+  }
   out.AppendChecksum();
   return out.Take();
 }
@@ -369,6 +407,8 @@ void Trainer::Resume(const std::string& checkpoint_path) {
     double curve_loss_sum, curve_q_sum, progress_loss_sum;
     int64_t curve_updates, progress_updates;
     std::optional<BestPolicy> best;
+    int64_t average_count = 0;
+    std::vector<float> average;
   } d;
   ReplayBuffer replay(replay_.capacity(), replay_.observation_size());
   try {
@@ -418,6 +458,13 @@ void Trainer::Resume(const std::string& checkpoint_path) {
       best.score = in.F64();
       in.FloatsInto(&best.parameters, n, "best parameters");
       d.best = std::move(best);
+    }
+    if (settings_.averages_weights()) {
+      d.average_count = in.I64();
+      if (d.average_count < 0 || d.average_count > d.updates / settings_.target_update_every_updates) {
+        in.Fail(fmt::format("{} averaged networks after {} updates", d.average_count, d.updates));
+      }
+      in.FloatsInto(&d.average, d.average_count > 0 ? n : 0, "averaged parameters");
     }
     if (in.remaining() != 0) in.Fail(fmt::format("{} unexpected trailing bytes", in.remaining()));
     // Every counter within what the iterations allow (an unbounded one would overflow when
@@ -481,6 +528,8 @@ void Trainer::Resume(const std::string& checkpoint_path) {
   progress_loss_sum_ = d.progress_loss_sum;
   progress_updates_ = d.progress_updates;
   best_ = std::move(d.best);
+  average_count_ = d.average_count;
+  average_ = std::move(d.average);
 }
 
 }  // namespace bestserve

@@ -22,7 +22,8 @@
 // counter the checkpoint already holds, so no engine state needs saving.
 //
 // Resume: the checkpoint holds the learner (online, target, Adam moments and step), the replay
-// buffer, all counters, running statistics, the best policy so far, and the current episode's
+// buffer, all counters, running statistics, the best policy so far, the weight average (when
+// averaging is on: the checkpoints of other runs are unchanged), and the current episode's
 // index plus every action taken in it. Resume() restores all of that and rebuilds the
 // environment by replaying: Reset(seed of the current episode), then Step(a) for each logged
 // action, discarding the transitions (they were stored before the checkpoint), and checks that
@@ -62,11 +63,14 @@ using LearnerFactory = std::function<std::unique_ptr<QLearner>(
 // first epsilon_decay_fraction * iterations iterations, then constant.
 double EpsilonAt(const LearnerSettings& settings, int64_t iteration);
 
-// What the evaluation hook and keep-best see: the online network after `iteration` iterations.
+// What the evaluation hook and keep-best see: the online network after `iteration` iterations,
+// or (average = true) the running weight average at that point (LearnerSettings::
+// average_from_fraction). Keep-best considers online networks only.
 struct PolicySnapshot {
   int64_t iteration = 0;
   const MlpShape& shape;
   const std::vector<float>& parameters;
+  bool average = false;
 };
 
 struct TrainingProgress {
@@ -92,9 +96,12 @@ struct CurveRow {
   double mean_q = 0.0;     // mean Q(s, a) of those updates (NaN: none)
   double recent_mean_reward = 0.0;
   double eval_score = 0.0;  // NaN unless evaluated at this iteration
+  double eval_score_average = 0.0;  // the weight average's score; NaN unless evaluated
 };
-std::string CurveCsvHeader();  // "iteration,updates,...\n"
-std::string CurveCsvRow(const CurveRow& row);
+// "iteration,updates,...\n"; with_average adds the eval_score_average column (runs that average
+// weights), so the curves of every other run read as before.
+std::string CurveCsvHeader(bool with_average = false);
+std::string CurveCsvRow(const CurveRow& row, bool with_average = false);
 
 struct BestPolicy {
   int64_t iteration = 0;
@@ -157,6 +164,9 @@ class Trainer {
   PolicyWeights CurrentPolicy() const;
   // The best evaluated policy, or nullopt before the first evaluation.
   std::optional<PolicyWeights> BestPolicyWeights() const;
+  // The running weight average, or nullopt when averaging is off or has no sample yet.
+  std::optional<PolicyWeights> AveragePolicyWeights() const;
+  int64_t averaged_samples() const { return average_count_; }
 
   // The complete resumable state, encoded (what the checkpoint file holds).
   std::string EncodeCheckpoint() const;
@@ -168,6 +178,7 @@ class Trainer {
   void RunOneIteration();
   void AfterIteration();
   void Evaluate(CurveRow* row);
+  void AddToAverage();
   PolicyWeights MakeWeights(const std::vector<float>& parameters,
                             const std::vector<std::pair<std::string, std::string>>& extra) const;
   std::string TrajectoryFingerprint() const;
@@ -202,6 +213,10 @@ class Trainer {
   double progress_loss_sum_ = 0.0;
   int64_t progress_updates_ = 0;
   std::optional<BestPolicy> best_;
+
+  // Weight averaging: the mean of the online networks sampled so far, and how many.
+  std::vector<float> average_;
+  int64_t average_count_ = 0;
 
   // Wall-clock progress bookkeeping (never checkpointed: it does not affect training).
   double last_progress_seconds_ = 0.0;

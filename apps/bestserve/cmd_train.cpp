@@ -87,7 +87,8 @@ void AddTrainCommand(CLI::App& app) {
     const TrainResult result = RunTraining(config, options);
     fmt::print("{}done: {} iterations in {:.1f} s; best validation mean reward {:.4f} of peak\n",
                tty ? "\n" : "", result.iterations, result.wall_seconds, result.best_score);
-    fmt::print("  policies: {} (best), {} (final)\n", result.best_policy, result.final_policy);
+    fmt::print("  policies: {} (best), {} (final){}\n", result.best_policy, result.final_policy,
+               result.average_policy.empty() ? "" : fmt::format(", {} (weight average)", result.average_policy));
   });
 }
 

@@ -49,7 +49,19 @@ TEST_CASE("An unknown learner hyperparameter fails listing the valid keys", "[ag
       "huber_delta, batch_size, target_update_every_updates, iterations, replay_capacity, "
       "learning_starts, epsilon_start, epsilon_end, epsilon_decay_fraction, "
       "checkpoint_every_iterations, eval_every_iterations, progress_every_iterations, "
-      "curve_every_iterations, reward_window");
+      "curve_every_iterations, reward_window, average_from_fraction");
+}
+
+TEST_CASE("Weight averaging is off by default, absent from the YAML then, and round-trips when on",
+          "[agent]") {
+  CHECK_FALSE(LearnerSettings{}.averages_weights());
+  CHECK(LearnerSettingsToYaml(LearnerSettings{}).find("average_from_fraction") == std::string::npos);
+  const LearnerSettings s = Parse("average_from_fraction: 0.5\n");
+  CHECK(s.averages_weights());
+  CHECK(LearnerSettingsToYaml(s).find("average_from_fraction: 0.5\n") != std::string::npos);
+  CHECK(Parse(LearnerSettingsToYaml(s)) == s);
+  REQUIRE_THROWS_WITH(Parse("average_from_fraction: 1.5\n"),
+                      "learner.yaml:1:24: at 'average_from_fraction': expected a number in [0, 1], got 1.5");
 }
 
 TEST_CASE("A negative learning rate fails quoting the value", "[agent]") {

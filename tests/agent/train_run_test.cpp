@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agent/train/train_run.h"
+#include "router/policy/policy_io.h"
 
 namespace bestserve {
 namespace {
@@ -71,6 +72,37 @@ TEST_CASE("a training run stopped part-way and resumed ends byte-identical to an
     CHECK_FALSE(a.empty());
     CHECK(a == ReadAll(dir / "resumed" / file));
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a run that averages weights delivers average.bsw, scored by the last evaluation", "[training]") {
+  const fs::path dir = Scratch("average");
+  std::string text = ReadAll(WriteConfig(dir));
+  const std::string learner_end = "curve_every_iterations: 100}";
+  REQUIRE(text.find(learner_end) != std::string::npos);
+  text.replace(text.find(learner_end), learner_end.size(), "curve_every_iterations: 100, target_update_every_updates: 100, average_from_fraction: 0.5}");
+  std::ofstream(dir / "train.yaml") << text;
+  TrainOptions options;
+  options.out_dir = (dir / "run").string();
+  const TrainResult result = RunTraining(LoadTrainConfig((dir / "train.yaml").string()), options);
+  REQUIRE(result.average_policy == (dir / "run" / "average.bsw").string());
+  const PolicyWeights average = LoadPolicyWeights(result.average_policy);
+  // A target copy every 100 updates, sampled from iteration 750 on: several networks.
+  CHECK(std::stoi(average.Metadata("averaged_networks")) >= 3);
+  CHECK(average.parameters != LoadPolicyWeights((dir / "run" / "final.bsw").string()).parameters);
+  const std::string curve = ReadAll(dir / "run" / "curve.csv");
+  CHECK(curve.substr(0, curve.find('\n')).find(",eval_score,eval_score_average") != std::string::npos);
+  const std::string last_row = curve.substr(curve.rfind('\n', curve.size() - 2) + 1);
+  const std::string last_score = last_row.substr(last_row.rfind(',') + 1, last_row.size() - last_row.rfind(',') - 2);
+  CHECK_FALSE(last_score.empty());
+  CHECK(average.Metadata("validation_score") == last_score);
+  CHECK(ReadAll(dir / "run" / "run.json").find("\"average_validation_score\": " + last_score) != std::string::npos);
+  // Without averaging nothing of it appears.
+  TrainOptions plain;
+  plain.out_dir = (dir / "plain").string();
+  CHECK(RunTraining(LoadTrainConfig(WriteConfig(dir)), plain).average_policy.empty());
+  CHECK_FALSE(fs::exists(dir / "plain" / "average.bsw"));
+  CHECK(ReadAll(dir / "plain" / "curve.csv").find("average") == std::string::npos);
   fs::remove_all(dir);
 }
 

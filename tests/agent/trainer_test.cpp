@@ -133,11 +133,14 @@ struct RunRecord {
   std::vector<int64_t> evaluations;
 };
 
-RunRecord Train(uint64_t seed, const std::string& checkpoint, int64_t stop_at, bool resume) {
+RunRecord Train(uint64_t seed, const std::string& checkpoint, int64_t stop_at, bool resume,
+                const LearnerSettings& settings = TinySettings()) {
   DelayedRoutingToy env;
   RunRecord record;
   TrainerHooks hooks;
-  hooks.on_curve_row = [&](const CurveRow& row) { record.curve.push_back(CurveCsvRow(row)); };
+  hooks.on_curve_row = [&](const CurveRow& row) {
+    record.curve.push_back(CurveCsvRow(row, settings.averages_weights()));
+  };
   // A deterministic stand-in for the validation workload: greedy reward on a fixed state grid.
   hooks.evaluate = [&](const PolicySnapshot& snapshot) {
     record.evaluations.push_back(snapshot.iteration);
@@ -149,11 +152,17 @@ RunRecord Train(uint64_t seed, const std::string& checkpoint, int64_t stop_at, b
     }
     return total / 20.0;
   };
-  Trainer trainer(TinySettings(), seed, env, MakeFastLearner, hooks, checkpoint);
+  Trainer trainer(settings, seed, env, MakeFastLearner, hooks, checkpoint);
   if (resume) trainer.Resume(checkpoint);
   trainer.Run(stop_at);
   record.final_state = trainer.EncodeCheckpoint();
   return record;
+}
+
+LearnerSettings AveragingSettings() {
+  LearnerSettings s = TinySettings();
+  s.average_from_fraction = 0.5;  // from iteration 300 of 600
+  return s;
 }
 
 TEST_CASE("Training is deterministic for a seed and differs across seeds", "[agent]") {
@@ -301,6 +310,82 @@ TEST_CASE("Resume detects an environment that does not replay deterministically"
                           ": replaying the current episode's 10 decisions led to a different "
                           "observation; the environment is not deterministic given its "
                           "episode seed and actions");
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("Weight averaging is the mean of the online networks at the target copies from its start on, "
+          "and leaves training unchanged",
+          "[agent]") {
+  // The reference: a run without averaging, stopped after every iteration; the online network is
+  // summed in double whenever the iteration just completed made a target copy at or after the
+  // start (iteration 300).
+  DelayedRoutingToy plain_env;
+  Trainer plain(TinySettings(), 5, plain_env, MakeFastLearner);
+  std::vector<double> sum;
+  int64_t samples = 0;
+  int64_t first_sample_iteration = 0;
+  for (int64_t it = 1; it <= 600; ++it) {
+    const int64_t updates_before = plain.updates();
+    plain.Run(it);
+    if (plain.updates() != updates_before && plain.updates() % 20 == 0 && it >= 300) {
+      const std::vector<float> online = plain.learner().GetState().online;
+      if (sum.empty()) sum.assign(online.size(), 0.0);
+      for (size_t i = 0; i < online.size(); ++i) sum[i] += online[i];
+      if (++samples == 1) first_sample_iteration = it;
+    }
+  }
+  REQUIRE(samples > 5);
+  REQUIRE(first_sample_iteration > 300);
+  REQUIRE(first_sample_iteration < 450);
+
+  DelayedRoutingToy env;
+  std::vector<std::pair<int64_t, bool>> evaluated;  // (iteration, average?)
+  std::vector<float> last_average_seen;
+  TrainerHooks hooks;
+  hooks.evaluate = [&](const PolicySnapshot& snapshot) {
+    evaluated.emplace_back(snapshot.iteration, snapshot.average);
+    if (snapshot.average) last_average_seen = snapshot.parameters;
+    return 0.0;
+  };
+  Trainer averaging(AveragingSettings(), 5, env, MakeFastLearner, hooks);
+  averaging.Run();
+  // Training itself is the same run, bit for bit.
+  CHECK(averaging.learner().GetState() == plain.learner().GetState());
+  CHECK(averaging.averaged_samples() == samples);
+  const std::optional<PolicyWeights> average = averaging.AveragePolicyWeights();
+  REQUIRE(average.has_value());
+  REQUIRE(average->parameters.size() == sum.size());
+  for (size_t i = 0; i < sum.size(); ++i) {
+    const double mean = sum[i] / static_cast<double>(samples);
+    CHECK(std::abs(average->parameters[i] - mean) <= 1e-6 * (1.0 + std::abs(mean)));
+  }
+  CHECK(average->Metadata("averaged_networks") == std::to_string(samples));
+  // Evaluations: the online network every 150 iterations, the average once it has a sample.
+  CHECK(evaluated ==
+        std::vector<std::pair<int64_t, bool>>{{150, false}, {300, false}, {450, false}, {450, true}, {600, false}, {600, true}});
+  CHECK(last_average_seen == average->parameters);
+  // Off (the default): no average at all.
+  CHECK_FALSE(plain.AveragePolicyWeights().has_value());
+}
+
+TEST_CASE("A run that averages weights resumes bit for bit, average and curve column included", "[agent]") {
+  const std::string path = TempPath("resume_average.ckpt");
+  std::filesystem::remove(path);
+  const RunRecord uninterrupted = Train(42, "", -1, false, AveragingSettings());
+  const RunRecord killed = Train(42, path, 470, false, AveragingSettings());  // newest checkpoint: 400
+  const RunRecord resumed = Train(42, path, -1, true, AveragingSettings());
+  CHECK(resumed.final_state == uninterrupted.final_state);
+  const std::vector<std::string> tail(uninterrupted.curve.begin() + 8, uninterrupted.curve.end());
+  CHECK(resumed.curve == tail);
+  // The average's score is the last column, empty before the first sample.
+  CHECK(uninterrupted.curve[2].substr(uninterrupted.curve[2].size() - 2) == ",\n");
+  CHECK(uninterrupted.curve.back().substr(uninterrupted.curve.back().size() - 2) != ",\n");
+  // A checkpoint of a run without averaging cannot continue as one with it.
+  std::filesystem::remove(path);
+  Train(42, path, 200, false);
+  DelayedRoutingToy env;
+  Trainer other(AveragingSettings(), 42, env, MakeFastLearner, {}, path);
+  REQUIRE_THROWS_AS(other.Resume(path), ConfigError);
   std::filesystem::remove(path);
 }
 
