@@ -188,6 +188,38 @@ BESTSERVE_ROUTER_INLINE void AccumulateBlock(V8* acc, const float* out, size_t n
   }
 }
 
+// The paper's case with the task known: 8 inputs, the first four a one-hot whose half of each
+// hidden unit's tree, ((l0 + l1) + (l2 + l3)), is read from `left` (PackedMlp's table row of
+// the task); the other half, ((l4 + l5) + (l6 + l7)), computed as the reference does.
+template <int kOut>
+BESTSERVE_ROUTER_INLINE void FusedOneHotBody(const float* hidden, const float* hidden_bias, const float* left,
+                                             int units, const float* out, const float* out_bias, const float* x,
+                                             float* q) {
+  V8 acc[kOut] = {};
+  constexpr size_t kBlock = static_cast<size_t>(kDotLanes) * 16;
+  const size_t n = static_cast<size_t>(units);
+  const V16 x4 = Broadcast16(x[4]), x5 = Broadcast16(x[5]), x6 = Broadcast16(x[6]), x7 = Broadcast16(x[7]);
+  for (int o = 0; o < units; o += 16) {
+    const float* w = hidden + static_cast<size_t>(o / 16) * kBlock;
+    const V16 right = (Load16(w + 4 * 16) * x4 + Load16(w + 5 * 16) * x5) +
+                      (Load16(w + 6 * 16) * x6 + Load16(w + 7 * 16) * x7);
+    AccumulateBlock<kOut>(acc, out, n, o, Relu((Load16(left + o) + right) + Load16(hidden_bias + o)));
+  }
+#pragma GCC unroll 4
+  for (int a = 0; a < kOut; ++a) q[a] = Finish(acc[a], nullptr, nullptr, units, units, out_bias[a]);
+}
+
+BESTSERVE_ROUTER_MULTIVERSIONED
+void FusedOneHot(const float* hidden, const float* hidden_bias, const float* left, int units, const float* out,
+                 const float* out_bias, int outputs, const float* x, float* q) {
+  switch (outputs) {
+    case 1: FusedOneHotBody<1>(hidden, hidden_bias, left, units, out, out_bias, x, q); return;
+    case 2: FusedOneHotBody<2>(hidden, hidden_bias, left, units, out, out_bias, x, q); return;
+    case 3: FusedOneHotBody<3>(hidden, hidden_bias, left, units, out, out_bias, x, q); return;
+    default: FusedOneHotBody<kMaxFused>(hidden, hidden_bias, left, units, out, out_bias, x, q); return;
+  }
+}
+
 template <int kOut, int kIn>
 BESTSERVE_ROUTER_INLINE void FusedBody(const float* hidden, const float* hidden_bias, int inputs, int units,
                                        const float* out, const float* out_bias, const float* x, float* q) {
@@ -306,7 +338,8 @@ size_t PackedMlp::Reserve(size_t floats) {
   return at;
 }
 
-PackedMlp::PackedMlp(const MlpShape& shape, const float* parameters) : shape_(shape) {
+PackedMlp::PackedMlp(const MlpShape& shape, const float* parameters, int one_hot_inputs)
+    : shape_(shape) {
   for (int l = 0; l < shape.num_layers(); ++l) {
     Layer layer;
     layer.inputs = shape.LayerInputs(l);
@@ -338,9 +371,30 @@ PackedMlp::PackedMlp(const MlpShape& shape, const float* parameters) : shape_(sh
   const size_t n = layers_.size();
   fuse_last_ = n >= 2 && layers_[n - 2].wide && layers_[n - 2].outputs % 16 == 0 && !layers_[n - 1].wide &&
                layers_[n - 1].outputs <= kMaxFused;
+  if (one_hot_inputs == 4 && n == 2 && fuse_last_ && shape.input_size == kDotLanes) {
+    const size_t units = static_cast<size_t>(layers_[0].outputs);
+    one_hot_table_ = Reserve(4 * units);
+    const float* w = parameters + shape.WeightOffset(0);
+    for (size_t hot = 0; hot < 4; ++hot) {
+      for (size_t o = 0; o < units; ++o) {
+        float l[4];
+        for (size_t j = 0; j < 4; ++j) l[j] = w[o * kDotLanes + j] * (j == hot ? 1.0f : 0.0f);
+        packed_[one_hot_table_ + hot * units + o] = (l[0] + l[1]) + (l[2] + l[3]);
+      }
+    }
+  }
 }
 
-void PackedMlp::Forward(const float* observation, float* q_values, float* scratch) const {
+void PackedMlp::Forward(const float* observation, float* q_values, float* scratch, int hot_input) const {
+  if (one_hot_table_ != static_cast<size_t>(-1) && hot_input >= 0 && hot_input < 4) {
+    const Layer& first = layers_[0];
+    const Layer& last = layers_[1];
+    FusedOneHot(packed_.data() + first.weights, packed_.data() + first.bias,
+                packed_.data() + one_hot_table_ + static_cast<size_t>(hot_input) * static_cast<size_t>(first.outputs),
+                first.outputs, packed_.data() + last.weights, packed_.data() + last.bias, last.outputs, observation,
+                q_values);
+    return;
+  }
   const float* x = observation;
   const size_t count = layers_.size();
   for (size_t l = 0; l < count; ++l) {

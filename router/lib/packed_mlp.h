@@ -32,13 +32,23 @@ class PackedMlp {
   PackedMlp() = default;
   // Precondition: shape.Problem() is empty; parameters holds shape.NumParameters() floats in the
   // canonical layout.
-  PackedMlp(const MlpShape& shape, const float* parameters);
+  //
+  // one_hot_inputs: how many leading inputs are always a one-hot vector (the router's
+  // observations begin with the task, one-hot over the tasks; 0: none). With four of them in a
+  // network of 8 inputs whose one wide hidden layer fuses with the output layer (the paper's
+  // 8-256-3), the left half of the reference tree of each hidden unit,
+  // (w0 x0 + w1 x1) + (w2 x2 + w3 x3), takes one of four values, one per task: those are
+  // tabulated here by the very same float operations, and Forward given the task reads them
+  // instead of computing half of the hidden layer. Same bits (the products are w * 1 = w and
+  // w * 0 = a signed zero, as in the reference).
+  PackedMlp(const MlpShape& shape, const float* parameters, int one_hot_inputs = 0);
 
   const MlpShape& shape() const { return shape_; }
 
   // Q-values of one observation (shape().input_size floats) into q_values (num_actions floats).
-  // scratch: scratch_floats() floats.
-  void Forward(const float* observation, float* q_values, float* scratch) const;
+  // scratch: scratch_floats() floats. hot_input: which of the one_hot_inputs is 1 (the others
+  // 0), or -1 when unknown; the caller vouches that the observation says the same.
+  void Forward(const float* observation, float* q_values, float* scratch, int hot_input = -1) const;
   size_t scratch_floats() const { return 2 * static_cast<size_t>(max_padded_width_); }
 
   // Q-values of kColumns observations at once, column-major: observations[k * kColumns + c] is
@@ -82,6 +92,8 @@ class PackedMlp {
   std::vector<float, CacheLineAllocator<float>> packed_;
   int max_padded_width_ = 0;
   bool fuse_last_ = false;  // last hidden layer and output layer in one pass
+  // Offset of the one-hot table ([hot input][padded hidden units]), or npos when not built.
+  size_t one_hot_table_ = static_cast<size_t>(-1);
 };
 
 }  // namespace bestserve

@@ -77,7 +77,7 @@ struct Router::Impl {
     float* observation = buffer;
     float* q_values = q_out != nullptr ? q_out : observation + shape.input_size + scratch_floats;
     encoder->Encode(StateOf(r, rate, slow_rate), observation);
-    network.Forward(observation, q_values, observation + shape.input_size);
+    network.Forward(observation, q_values, observation + shape.input_size, r.task);
     return GreedyAction(q_values, models);
   }
 
@@ -158,7 +158,7 @@ std::unique_ptr<Router> Router::FromBytes(std::string_view bytes, const std::str
                       " actions but the file names " + std::to_string(spec.num_models) + " models");
   }
   impl->shape = weights.shape;
-  impl->network = PackedMlp(weights.shape, weights.parameters.data());
+  impl->network = PackedMlp(weights.shape, weights.parameters.data(), spec.num_tasks);
   impl->encoder.emplace(spec);
   impl->scratch_floats = impl->network.scratch_floats();
   impl->encoding_name = ToString(spec.encoding);

@@ -77,16 +77,6 @@ void MlpForwardOne(const MlpShape& shape, const float* parameters, const float* 
   }
 }
 
-int GreedyAction(const float* q_values, int num_actions) {
-  int best = 0;
-  for (int a = 1; a < num_actions; ++a) {
-    // Strictly greater: ties keep the lower index (torch.argmax does the same), and a NaN
-    // never replaces a number.
-    if (q_values[a] > q_values[best] || (q_values[best] != q_values[best])) best = a;
-  }
-  return best;
-}
-
 MlpPolicy::MlpPolicy(MlpShape shape, std::vector<float> parameters)
     : shape_(std::move(shape)), parameters_(std::move(parameters)) {
   const std::string problem = shape_.Problem();
